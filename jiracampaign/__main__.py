@@ -1,0 +1,5 @@
+"""``python -m jiracampaign``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,162 @@
+"""The command line: parse options, load config, call one library function, render the result."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .config import Config, load_config
+from .credentials import store_secret
+from .errors import JiraCampaignError
+from .output import output_options, render_rows
+from .plan import build_plan, write_plan
+from .spec import load_spec
+
+__all__ = ["cli", "main"]
+
+PLAN_COLUMNS = [("step", "STEP"), ("group", "GROUP"), ("inputs", "INPUTS"), ("data_query", "DATA QUERY"), ("file", "FILE")]
+
+
+class _State:
+    """Global options, with the config loaded on first use."""
+
+    def __init__(self, config_path: str | None, overrides: dict[str, str]):
+        self.config_path, self.overrides = config_path, overrides
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path, overrides=self.overrides)
+        return self._config
+
+
+class _Group(click.Group):
+    """Renders every `JiraCampaignError` once, as ``Error: ...`` with its exit status."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except JiraCampaignError as exc:
+            if ctx.params.get("traceback"):
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(int(exc.exit_status))
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+
+
+def _parse_sets(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"expected SECTION.KEY=VALUE, got '{item}'")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value
+    return out
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="jiracampaign")
+@click.option("--config", "config_path", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Config file. Precedence: this option, then $JIRACAMPAIGN_CONFIG, then ~/.config/jiracampaign/config.yaml.")
+@click.option("--tracker", type=click.Choice(["local", "jira"]),
+              help="Where campaigns are recorded. Precedence: this option, then $JIRACAMPAIGN_TRACKER, then the config file, then 'local'.")
+@click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE", callback=_parse_sets,
+              help="Override any setting for this command (highest precedence). Repeatable.")
+@click.option("--traceback", is_flag=True, help="Show the full Python traceback of an error.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, tracker: str | None, sets: dict[str, str], traceback: bool) -> None:
+    """Generate, record, submit and follow Rubin processing campaigns.
+
+    \b
+    Example:
+        jiracampaign plan examples/demo/campaign.yaml
+    """
+    if tracker:
+        sets = {**sets, "tracker": tracker}
+    ctx.obj = _State(config_path, sets)
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False),
+              help="Campaign folder to write; default: <campaigns_dir>/<campaign id>.")
+@click.option("--force", is_flag=True, help="Overwrite submission files edited by hand since the last plan.")
+@output_options
+@click.pass_obj
+def plan(state: _State, spec: str, output_dir: str | None, force: bool, fmt: str) -> None:
+    """Write one BPS submit YAML per step and group, and print the plan.
+
+    Nothing outside the campaign folder changes; the folder is replaced as a whole,
+    so an error leaves the previous one intact.
+
+    \b
+    Example:
+        jiracampaign plan examples/dp02/campaign.yaml
+        jiracampaign plan examples/demo/campaign.yaml --json
+    """
+    loaded = load_spec(spec)
+    folder = Path(output_dir) if output_dir else Path(state.config.get("campaigns_dir")) / loaded.campaign.id
+    result = build_plan(loaded)
+    write_plan(result, folder, force=force)
+    rows = [
+        {"id": s.id, "step": s.step, "group": f"{s.group.index}/{s.group.count}", "inputs": s.group.inputs,
+         "data_query": s.data_query, "file": s.file, "run_name": s.run_name, "sha256": s.sha256}
+        for s in result.submissions
+    ]
+    click.echo(render_rows(rows, PLAN_COLUMNS, fmt), nl=False)
+    click.echo(f"Planned {len(rows)} submissions of campaign {loaded.campaign.id} in {folder}/", err=True)
+
+
+@cli.command()
+@click.option("--token-stdin", is_flag=True, help="Read the token from standard input instead of prompting.")
+@click.pass_obj
+def login(state: _State, token_stdin: bool) -> None:
+    """Store your JIRA API token (Cloud) or personal access token (Data Center) in the OS keyring.
+
+    The token is never written to a file or shown. Scripts and CI can instead set the
+    environment variable named by jira.token_env (default JIRACAMPAIGN_JIRA_TOKEN).
+
+    \b
+    Example:
+        jiracampaign --set jira.user=jdoe@example.org login
+    """
+    config = state.config
+    if token_stdin:
+        secret = sys.stdin.readline().strip()
+    elif sys.stdin.isatty():
+        secret = click.prompt("JIRA token", hide_input=True)
+    else:
+        raise JiraCampaignError("no terminal to ask for the token on; pipe it in with --token-stdin")
+    account = store_secret(config, secret)
+    click.echo(f"Stored the JIRA token for {account} in the OS keyring (service {config.get('jira.keyring_service')}).")
+
+
+@cli.command("config")
+@output_options
+@click.pass_obj
+def config_cmd(state: _State, fmt: str) -> None:
+    """Show every setting, its effective value and where it came from.
+
+    \b
+    Example:
+        JIRACAMPAIGN_TRACKER=jira jiracampaign config
+    """
+    config = state.config
+    rows = [{"setting": name, "value": config.get(name), "source": source} for name, source in config.sources.items()]
+    click.echo(render_rows(rows, [("setting", "SETTING"), ("value", "VALUE"), ("source", "SOURCE")], fmt), nl=False)
+
+
+def main() -> None:
+    """Console entry point."""
+    cli.main(prog_name="jiracampaign")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
