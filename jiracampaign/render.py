@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import traceback
 from importlib.resources import files
 from pathlib import Path
@@ -151,7 +152,7 @@ class Renderer:
             body = template.render(template_context(campaign, step, sub, ticket))
         except jinja2.UndefinedError as exc:
             file, line = _template_position(exc, template)
-            raise TemplateError(file or shown, line, None, f"undefined variable: {exc.message}") from None
+            raise TemplateError(file or shown, line, None, _undefined_message(exc.message or "", file, line)) from None
         except jinja2.TemplateError as exc:
             raise TemplateError(shown, None, None, f"cannot render for {sub.id}: {exc}") from None
         text = header(sub, ticket) + body
@@ -170,6 +171,20 @@ def _rendered_error(shown: str, sub: Submission):
         return TemplateError(shown, None, None, f"the YAML rendered for {sub.id} is invalid at{where}:{what} {problem}")
 
     return make
+
+
+def _undefined_message(message: str, file: str | None, line: int | None) -> str:
+    """Name the undefined expression (``campaign.nope``) rather than Jinja's ``'dict object'``."""
+    what = message
+    attr = re.search(r"has no attribute '(\w+)'", message)
+    if attr and file and line:
+        try:
+            source = Path(file).read_text(encoding="utf-8").splitlines()[line - 1]
+        except (OSError, IndexError):
+            source = ""
+        expr = re.search(r"([A-Za-z_][\w.]*)\." + re.escape(attr.group(1)) + r"\b", source)
+        what = f"'{expr.group(0)}' is undefined" if expr else message
+    return f"undefined variable: {what} (the variables a template can use are listed in docs/templates.md)"
 
 
 def _template_position(exc: BaseException, template: jinja2.Template) -> tuple[str | None, int | None]:

@@ -150,7 +150,10 @@ def _values(src: Located, path: tuple, cfg: dict, base_dir: Path) -> list[Group]
     return groups
 
 
-def _ids_from_file(src: Located, path: tuple, name: str, base_dir: Path, dim: str) -> list[tuple[Located, tuple, int]]:
+IdEntry = tuple[int, int | None, Callable[[str], SpecError]]
+
+
+def _ids_from_file(src: Located, path: tuple, name: str, base_dir: Path, dim: str) -> list[IdEntry]:
     file = Path(name) if Path(name).is_absolute() else base_dir / name
     shown = str(file)
     try:
@@ -159,8 +162,7 @@ def _ids_from_file(src: Located, path: tuple, name: str, base_dir: Path, dim: st
         raise src.fail(path + ("file",), f"id file {shown} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise src.fail(path + ("file",), f"cannot read id file {shown}: {exc.__class__.__name__}") from None
-    ids_src = Located(shown, None, {}, SpecError)
-    out = []
+    out: list[IdEntry] = []
     for lineno, raw in enumerate(text.splitlines(), 1):
         item = raw.split("#", 1)[0].strip()
         if not item:
@@ -169,24 +171,22 @@ def _ids_from_file(src: Located, path: tuple, name: str, base_dir: Path, dim: st
             value = int(item)
         except ValueError:
             raise SpecError(shown, lineno, None, f"expected an integer {dim} id, got {item!r}") from None
-        ids_src.lines[(lineno,)] = lineno
-        out.append((ids_src, (lineno,), value))
+        out.append((value, lineno, lambda msg, n=lineno: SpecError(shown, n, None, msg)))
     return out
 
 
-def _ids_inline(src: Located, path: tuple, values: Any, base_dir: Path, dim: str) -> list[tuple[Located, tuple, int]]:
-    if not isinstance(values, list):
-        raise src.fail(path + ("values",), f"expected a list of {dim} ids")
-    ids = []
+def _ids_inline(src: Located, path: tuple, values: Any, base_dir: Path, dim: str) -> list[IdEntry]:
+    ids: list[IdEntry] = []
     for i, v in enumerate(values):
+        where = path + ("values", i)
         if isinstance(v, bool) or not isinstance(v, int):
-            raise src.fail(path + ("values", i), f"expected an integer {dim} id, got {v!r}")
-        ids.append((src, path + ("values", i), v))
+            raise src.fail(where, f"expected an integer {dim} id, got {v!r}")
+        ids.append((v, src.line(where), lambda msg, w=where: src.fail(w, msg)))
     return ids
 
 
 # Where the ranges rule reads its ids from; a butler query source slots in here.
-_ID_SOURCES: dict[str, Callable[..., list[tuple[Located, tuple, int]]]] = {
+_ID_SOURCES: dict[str, Callable[..., list[IdEntry]]] = {
     "values": _ids_inline,
     "file": _ids_from_file,
 }
@@ -200,12 +200,11 @@ def _ranges(src: Located, path: tuple, cfg: dict, base_dir: Path) -> list[Group]
     ids = _ID_SOURCES[given[0]](src, path, cfg[given[0]], base_dir, dim)
     if not ids:
         raise src.fail(path + (given[0],), "empty: a split needs at least one input")
-    seen: dict[int, tuple[Located, tuple]] = {}
-    for where, p, value in ids:
+    seen: dict[int, int | None] = {}
+    for value, line, error in ids:
         if value in seen:
-            first_src, first_p = seen[value]
-            raise where.fail(p, f"{dim} {value} is listed twice (first on line {first_src.line(first_p)}); groups would overlap")
-        seen[value] = (where, p)
+            raise error(f"{dim} {value} is listed twice (first on line {seen[value]}); groups would overlap")
+        seen[value] = line
     ordered = sorted(seen)
     chunks = balanced_chunks(ordered, cfg["size"])
     return [

@@ -1,0 +1,79 @@
+"""Fixtures shared by the test suite: isolation from the user's home, config, keyring and environment."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import keyring
+import pytest
+from click.testing import CliRunner
+
+from tests.fakes.keyring_backend import MemoryKeyring
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def tmp_config(tmp_path, monkeypatch):
+    """Isolate HOME, XDG folders, the working directory and JIRACAMPAIGN_* variables."""
+    for name in list(os.environ):
+        if name.startswith("JIRACAMPAIGN_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return home / ".config" / "jiracampaign" / "config.yaml"
+
+
+@pytest.fixture
+def memory_keyring():
+    """Replace the OS keyring by an in-memory one for the test."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def write(tmp_path):
+    """Write a dedented text file under the test's folder and return its path."""
+
+    def _write(name: str, text: str) -> Path:
+        path = tmp_path / "work" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return _write
+
+
+MINIMAL_SPEC = """
+campaign: t1
+operator: jdoe
+butler_repo: /repo/main
+input_collection: HSC/defaults
+pipeline: $DRP_PIPE_DIR/pipelines/HSC/DRP-RC2.yaml
+software: w_2026_40
+site: SLAC
+steps:
+  - name: step1
+    query: "instrument='HSC'"
+    split:
+      rule: ranges
+      values: [1, 2, 3, 4, 5]
+      size: 2
+"""
