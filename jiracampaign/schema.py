@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -163,7 +164,9 @@ def check_section(src: Located, path: tuple, value: Any, keys: tuple[Key, ...], 
     known = {k.name: k for k in keys}
     for name in value:
         if name not in known:
-            close = [k for k in known if k.lower().replace("_", "") == str(name).lower().replace("_", "")]
+            folded = {k.lower().replace("_", ""): k for k in known}
+            close = [folded[f]] if (f := str(name).lower().replace("_", "")) in folded else []
+            close = close or difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.75)
             hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of: {', '.join(known)}"
             raise src.fail(path + (name,), f"unknown {what}{hint}")
     out: dict[str, Any] = {}

@@ -116,9 +116,11 @@ def test_plan_replaces_groups_that_disappeared(runner, write):
 BAD = [
     ("size0", "steps:\n  - name: step1\n    split: {rule: ranges, values: [1, 2], size: 0}\n",
      "spec.yaml:10: steps[0].split.size: expected a positive integer, got 0"),
-    ("unknown-key", "steps:\n  - name: step1\n    querry: \"a\"\n",
-     "spec.yaml:10: steps[0].querry: unknown key; expected one of: name, subset, pipeline, after, query, split, "
+    ("unknown-key", "steps:\n  - name: step1\n    color: red\n",
+     "spec.yaml:10: steps[0].color: unknown key; expected one of: name, subset, pipeline, after, query, split, "
      "site, template, input_collection, resources, bps, include_configs"),
+    ("typo-key", "steps:\n  - name: step1\n    querry: \"a\"\n",
+     "spec.yaml:10: steps[0].querry: unknown key; did you mean 'query'?"),
     ("close-key", "steps:\n  - name: step1\n    Input_Collection: x\n",
      "spec.yaml:10: steps[0].Input_Collection: unknown key; did you mean 'input_collection'?"),
     ("missing-key", None, "spec.yaml:1: missing required key 'operator' (a string)"),

@@ -1,0 +1,112 @@
+"""Configuration: precedence (command line > environment > file > defaults), sources, and strictness."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jiracampaign.cli import cli
+from jiracampaign.config import CONFIG_KEYS, env_var, leaf_keys, load_config
+from jiracampaign.errors import ConfigError
+from tests.conftest import REPO
+
+
+def settings(runner, *args, env=None):
+    result = runner.invoke(cli, [*args, "config", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    return {row["setting"]: (row["value"], row["source"]) for row in json.loads(result.stdout)}
+
+
+def test_defaults_without_any_file(runner):
+    got = settings(runner)
+    assert got["tracker"] == ("local", "default")
+    assert got["jira.token_env"] == ("JIRACAMPAIGN_JIRA_TOKEN", "default")
+    assert got["panda.requests_per_hour"] == (500, "default")
+    assert set(got) == {name for name, _ in leaf_keys()}
+
+
+def test_precedence_cli_over_env_over_file_over_default(runner, tmp_config):
+    tmp_config.parent.mkdir(parents=True)
+    tmp_config.write_text("tracker: jira\njira:\n  server: https://file.example\n  project: FILE\npanda:\n  timeout: 11\n")
+    env = {"JIRACAMPAIGN_JIRA_PROJECT": "ENV", "JIRACAMPAIGN_PANDA_TIMEOUT": "22"}
+    got = settings(runner, "--tracker", "local", "--set", "panda.timeout=33", env=env)
+    assert got["tracker"] == ("local", "command line")
+    assert got["jira.server"] == ("https://file.example", f"{tmp_config}:3")
+    assert got["jira.project"] == ("ENV", "environment JIRACAMPAIGN_JIRA_PROJECT")
+    assert got["panda.timeout"] == (33, "command line")
+    assert got["panda.monitor_url"] == ("", "default")
+
+
+def test_config_file_choice_option_then_env_then_xdg(runner, write, tmp_config):
+    a = write("a.yaml", "jira:\n  project: A\n")
+    b = write("b.yaml", "jira:\n  project: B\n")
+    tmp_config.parent.mkdir(parents=True)
+    tmp_config.write_text("jira:\n  project: XDG\n")
+    assert settings(runner)["jira.project"][0] == "XDG"
+    assert settings(runner, env={"JIRACAMPAIGN_CONFIG": str(b)})["jira.project"][0] == "B"
+    assert settings(runner, "--config", str(a), env={"JIRACAMPAIGN_CONFIG": str(b)})["jira.project"][0] == "A"
+
+
+def test_config_table_output(runner, write):
+    cfg = write("c.yaml", "tracker: jira\n")
+    result = runner.invoke(cli, ["--config", str(cfg), "config"])
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["SETTING", "VALUE", "SOURCE"]
+    assert lines[1].split() == ["tracker", "jira", f"{cfg}:1"]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("trackr: jira\n", ":1: trackr: unknown setting; did you mean 'tracker'?"),
+        ("tracker: both\n", ":1: tracker: expected one of 'local', 'jira', got 'both'"),
+        ("jira:\n  timeout: 0\n", ":2: jira.timeout: expected a positive integer, got 0"),
+        ("jira: [1]\n", ":1: jira: expected a mapping, got a list"),
+        ("jira:\n  token: s3cr3t-value\n",
+         ":2: jira.token: secrets never go in the config file: put the token in the environment variable named by "
+         "jira.token_env, or run 'jiracampaign login' to keep it in the OS keyring"),
+        ("jira:\n  api_password: s3cr3t-value\n", ":2: jira.api_password: secrets never go in the config file"),
+    ],
+)
+def test_bad_config_file_names_file_line_and_setting(runner, write, text, message):
+    cfg = write("bad.yaml", text)
+    result = runner.invoke(cli, ["--config", str(cfg), "config"])
+    assert result.exit_code == 3
+    assert result.stderr.startswith(f"Error: {cfg}{message}")
+    assert "s3cr3t-value" not in result.output
+
+
+def test_named_config_file_must_exist(runner):
+    result = runner.invoke(cli, ["--config", "nope.yaml", "config"])
+    assert (result.exit_code, result.stderr) == (3, "Error: nope.yaml: file not found\n")
+
+
+def test_bad_environment_and_command_line_values(runner):
+    result = runner.invoke(cli, ["config"], env={"JIRACAMPAIGN_PANDA_TIMEOUT": "soon"})
+    assert (result.exit_code, result.stderr) == (
+        3, "Error: environment: JIRACAMPAIGN_PANDA_TIMEOUT: expected a positive integer, got 'soon'\n")
+    result = runner.invoke(cli, ["--set", "jira.flavor=cloud", "config"])
+    assert result.exit_code == 3
+    assert result.stderr.startswith("Error: command line: jira.flavor: unknown setting; expected one of: tracker, ")
+    result = runner.invoke(cli, ["--set", "jira.flavour", "config"])
+    assert result.exit_code == 2 and "expected SECTION.KEY=VALUE, got 'jira.flavour'" in result.stderr
+
+
+def test_env_var_names():
+    assert env_var("jira.server") == "JIRACAMPAIGN_JIRA_SERVER"
+    assert env_var("tracker") == "JIRACAMPAIGN_TRACKER"
+
+
+def test_example_config_is_valid_and_sets_every_key():
+    config = load_config(REPO / "config.example.yaml", env={})
+    assert {name for name, source in config.sources.items() if source != "default"} == {n for n, _ in leaf_keys()}
+
+
+def test_load_config_rejects_unknown_override_even_from_python():
+    with pytest.raises(ConfigError):
+        load_config(env={}, overrides={"nope": "1"})
+
+
+def test_every_section_has_help():
+    assert all(key.help for _, key in leaf_keys()) and all(k.help for k in CONFIG_KEYS)
