@@ -150,10 +150,11 @@ def _values(src: Located, path: tuple, cfg: dict, base_dir: Path) -> list[Group]
     return groups
 
 
-IdEntry = tuple[int, int | None, Callable[[str], SpecError]]
+# An id source returns the ids with their lines, and a function building an error at a line.
+IdSource = tuple[list[tuple[int, int | None]], Callable[[int | None, str], Exception]]
 
 
-def _ids_from_file(src: Located, path: tuple, name: str, base_dir: Path, dim: str) -> list[IdEntry]:
+def _ids_from_file(src: Located, path: tuple, name: str, base_dir: Path, dim: str) -> IdSource:
     file = Path(name) if Path(name).is_absolute() else base_dir / name
     shown = str(file)
     try:
@@ -162,31 +163,29 @@ def _ids_from_file(src: Located, path: tuple, name: str, base_dir: Path, dim: st
         raise src.fail(path + ("file",), f"id file {shown} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise src.fail(path + ("file",), f"cannot read id file {shown}: {exc.__class__.__name__}") from None
-    out: list[IdEntry] = []
+    out: list[tuple[int, int | None]] = []
     for lineno, raw in enumerate(text.splitlines(), 1):
         item = raw.split("#", 1)[0].strip()
         if not item:
             continue
         try:
-            value = int(item)
+            out.append((int(item), lineno))
         except ValueError:
             raise SpecError(shown, lineno, None, f"expected an integer {dim} id, got {item!r}") from None
-        out.append((value, lineno, lambda msg, n=lineno: SpecError(shown, n, None, msg)))
-    return out
+    return out, lambda line, msg: SpecError(shown, line, None, msg)
 
 
-def _ids_inline(src: Located, path: tuple, values: Any, base_dir: Path, dim: str) -> list[IdEntry]:
-    ids: list[IdEntry] = []
+def _ids_inline(src: Located, path: tuple, values: Any, base_dir: Path, dim: str) -> IdSource:
+    ids: list[tuple[int, int | None]] = []
     for i, v in enumerate(values):
-        where = path + ("values", i)
         if isinstance(v, bool) or not isinstance(v, int):
-            raise src.fail(where, f"expected an integer {dim} id, got {v!r}")
-        ids.append((v, src.line(where), lambda msg, w=where: src.fail(w, msg)))
-    return ids
+            raise src.fail(path + ("values", i), f"expected an integer {dim} id, got {v!r}")
+        ids.append((v, i))
+    return ids, lambda i, msg: src.fail(path + ("values", i), msg)
 
 
 # Where the ranges rule reads its ids from; a butler query source slots in here.
-_ID_SOURCES: dict[str, Callable[..., list[IdEntry]]] = {
+_ID_SOURCES: dict[str, Callable[..., IdSource]] = {
     "values": _ids_inline,
     "file": _ids_from_file,
 }
@@ -197,14 +196,15 @@ def _ranges(src: Located, path: tuple, cfg: dict, base_dir: Path) -> list[Group]
     given = [k for k in _ID_SOURCES if cfg.get(k) is not None]
     if len(given) != 1:
         raise src.fail(path, "the ranges rule needs exactly one source of ids: " + " or ".join(f"'{k}'" for k in _ID_SOURCES))
-    ids = _ID_SOURCES[given[0]](src, path, cfg[given[0]], base_dir, dim)
+    ids, error = _ID_SOURCES[given[0]](src, path, cfg[given[0]], base_dir, dim)
     if not ids:
         raise src.fail(path + (given[0],), "empty: a split needs at least one input")
     seen: dict[int, int | None] = {}
-    for value, line, error in ids:
+    for value, where in ids:
         if value in seen:
-            raise error(f"{dim} {value} is listed twice (first on line {seen[value]}); groups would overlap")
-        seen[value] = line
+            first = seen[value] if given[0] == "file" else src.line(path + ("values", seen[value]))
+            raise error(where, f"{dim} {value} is listed twice (first on line {first}); groups would overlap")
+        seen[value] = where
     ordered = sorted(seen)
     chunks = balanced_chunks(ordered, cfg["size"])
     return [
