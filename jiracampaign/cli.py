@@ -12,7 +12,9 @@ from .config import Config, load_config
 from .credentials import store_secret
 from .errors import JiraCampaignError
 from .output import output_options, render_rows
-from .plan import build_plan, write_plan
+from .plan import build_plan, manifest_tickets, write_plan
+from .record import record_campaign
+from .trackers import open_tracker
 from .spec import load_spec
 
 __all__ = ["cli", "main"]
@@ -102,7 +104,7 @@ def plan(state: _State, spec: str, output_dir: str | None, force: bool, fmt: str
     """
     loaded = load_spec(spec)
     folder = Path(output_dir) if output_dir else Path(state.config.get("campaigns_dir")) / loaded.campaign.id
-    result = build_plan(loaded)
+    result = build_plan(loaded, tickets=manifest_tickets(folder))
     write_plan(result, folder, force=force)
     rows = [
         {"id": s.id, "step": s.step, "group": f"{s.group.index}/{s.group.count}", "inputs": s.group.inputs,
@@ -111,6 +113,50 @@ def plan(state: _State, spec: str, output_dir: str | None, force: bool, fmt: str
     ]
     click.echo(render_rows(rows, PLAN_COLUMNS, fmt), nl=False)
     click.echo(f"Planned {len(rows)} submissions of campaign {loaded.campaign.id} in {folder}/", err=True)
+
+
+CREATE_COLUMNS = [("key", "KEY"), ("id", "SUBMISSION"), ("step", "STEP"), ("group", "GROUP"), ("action", "ACTION"),
+                  ("changes", "CHANGES")]
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False),
+              help="Campaign folder to write; default: <campaigns_dir>/<campaign id>.")
+@click.option("--force", is_flag=True, help="Overwrite submission files edited by hand since the last plan.")
+@output_options
+@click.pass_obj
+def create(state: _State, spec: str, output_dir: str | None, force: bool, fmt: str) -> None:
+    """Plan the campaign and record it: an epic, and one ticket per submission with its YAML attached.
+
+    Running it again changes nothing; after a spec edit it creates only the missing tickets and
+    updates the changed ones, commenting what changed. Without JIRA configured, the campaign
+    goes to the embedded local store.
+
+    \b
+    Example:
+        jiracampaign create examples/dp02/campaign.yaml
+        jiracampaign --tracker jira create examples/dp02/campaign.yaml
+    """
+    loaded = load_spec(spec)
+    config = state.config
+    folder = Path(output_dir) if output_dir else Path(config.get("campaigns_dir")) / loaded.campaign.id
+    tracker = open_tracker(config)
+    total = sum(len(g) for g in loaded.groups.values())
+    try:
+        with click.progressbar(length=total, label="Recording", file=sys.stderr,
+                               hidden=not sys.stderr.isatty()) as bar:
+            result = record_campaign(loaded, tracker, folder, force=force, progress=bar.update,
+                                     step_tickets=getattr(tracker, "step_tickets", False))
+    finally:
+        tracker.close()
+    click.echo(render_rows(result.rows, CREATE_COLUMNS, fmt), nl=False)
+    for orphan in result.orphans:
+        click.echo(f"Warning: {orphan.key} ({orphan.ident}) is no longer in the spec; left as it is.", err=True)
+    click.echo(
+        f"Campaign {loaded.campaign.id}: epic {result.epic} ({'created' if result.epic_created else 'existing'}) "
+        f"in {tracker.describe()}; {result.count('created')} created, {result.count('updated')} updated, "
+        f"{result.count('unchanged')} unchanged; files in {folder}/", err=True)
 
 
 @cli.command()

@@ -15,7 +15,8 @@ from .model import Campaign, Submission, submission_id
 from .render import Renderer
 from .spec import LoadedSpec
 
-__all__ = ["Plan", "build_plan", "write_plan", "read_manifest", "MANIFEST", "edited_files"]
+__all__ = ["Plan", "build_plan", "write_plan", "read_manifest", "manifest_tickets", "check_folder", "MANIFEST",
+           "edited_files"]
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -34,6 +35,7 @@ class Plan:
 
     campaign: Campaign
     submissions: list[Submission]
+    tickets: dict[str, str] | None = None
 
     def manifest(self) -> dict:
         """What the campaign folder records: per submission its id, query, inputs and checksum."""
@@ -54,13 +56,15 @@ class Plan:
                     "output_run": s.output_run,
                     "file": s.file,
                     "sha256": s.sha256,
+                    **({"ticket": self.tickets[s.id]} if self.tickets and s.id in self.tickets else {}),
                 }
                 for s in self.submissions
             ],
         }
 
 
-def build_plan(spec: LoadedSpec, renderer: Renderer | None = None, attempt: int = 1) -> Plan:
+def build_plan(spec: LoadedSpec, renderer: Renderer | None = None, attempt: int = 1,
+               tickets: dict[str, str] | None = None) -> Plan:
     """Turn a checked spec into rendered submissions.
 
     Parameters
@@ -71,6 +75,8 @@ def build_plan(spec: LoadedSpec, renderer: Renderer | None = None, attempt: int 
         Reused across calls to keep compiled templates.
     attempt : `int`
         Attempt number used in run collections (``.../attempt1``).
+    tickets : `dict`, optional
+        Submission id to tracker key, written into each file's header.
 
     Returns
     -------
@@ -98,10 +104,10 @@ def build_plan(spec: LoadedSpec, renderer: Renderer | None = None, attempt: int 
                 site=step.site,
                 file=f"{step.name}/{sid}.yaml",
             )
-            sub.yaml_text = renderer.render(campaign, step, sub)
+            sub.yaml_text = renderer.render(campaign, step, sub, ticket=(tickets or {}).get(sid))
             sub.sha256 = hashlib.sha256(sub.yaml_text.encode()).hexdigest()
             subs.append(sub)
-    return Plan(campaign, subs)
+    return Plan(campaign, subs, dict(tickets or {}))
 
 
 def read_manifest(folder: Path) -> dict | None:
@@ -123,6 +129,39 @@ def edited_files(folder: Path, manifest: dict) -> list[str]:
         if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
             changed.append(entry["file"])
     return changed
+
+
+def manifest_tickets(folder: Path) -> dict[str, str]:
+    """Tracker keys the campaign folder's manifest already knows, by submission id."""
+    manifest = read_manifest(folder) if Path(folder).is_dir() else None
+    return {e["id"]: e["ticket"] for e in (manifest or {}).get("submissions", []) if e.get("ticket")}
+
+
+def check_folder(campaign_id: str, folder: Path, force: bool = False) -> None:
+    """Refuse to write ``folder`` if it holds something else, or hand edits that would be lost.
+
+    Raises
+    ------
+    PlanError
+        The folder is not this campaign's, or files were edited since planned (unless ``force``).
+    """
+    folder = Path(folder)
+    if folder.exists():
+        if not folder.is_dir():
+            raise PlanError(f"{folder} exists and is not a folder")
+        manifest = read_manifest(folder)
+        if manifest is None and any(folder.iterdir()):
+            raise PlanError(f"{folder} is not empty and is not a jiracampaign campaign folder (no {MANIFEST}); choose another --output-dir")
+        if manifest is not None and manifest.get("campaign") != campaign_id:
+            raise PlanError(f"{folder} holds campaign '{manifest.get('campaign')}', not '{campaign_id}'; choose another --output-dir")
+        if manifest is not None and not force:
+            changed = edited_files(folder, manifest)
+            if changed:
+                raise PlanError(
+                    f"{len(changed)} file(s) in {folder} were edited since they were planned "
+                    f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}); "
+                    "planning again would overwrite them: submit them as they are, or re-run with --force"
+                )
 
 
 def write_plan(plan: Plan, folder: Path, force: bool = False) -> Path:
@@ -151,22 +190,7 @@ def write_plan(plan: Plan, folder: Path, force: bool = False) -> Path:
         The folder holds something that is not this campaign, or hand edits that would be lost.
     """
     folder = Path(folder)
-    if folder.exists():
-        if not folder.is_dir():
-            raise PlanError(f"{folder} exists and is not a folder")
-        manifest = read_manifest(folder)
-        if manifest is None and any(folder.iterdir()):
-            raise PlanError(f"{folder} is not empty and is not a jiracampaign campaign folder (no {MANIFEST}); choose another --output-dir")
-        if manifest is not None and manifest.get("campaign") != plan.campaign.id:
-            raise PlanError(f"{folder} holds campaign '{manifest.get('campaign')}', not '{plan.campaign.id}'; choose another --output-dir")
-        if manifest is not None and not force:
-            changed = edited_files(folder, manifest)
-            if changed:
-                raise PlanError(
-                    f"{len(changed)} file(s) in {folder} were edited since they were planned "
-                    f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}); "
-                    "planning again would overwrite them: submit them as they are, or re-run with --force"
-                )
+    check_folder(plan.campaign.id, folder, force)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
