@@ -13,6 +13,7 @@ __all__ = [
     "CredentialError",
     "TemplateError",
     "PlanError",
+    "TrackerError",
 ]
 
 
@@ -24,6 +25,7 @@ class ExitStatus(enum.IntEnum):
     USAGE = 2
     BAD_INPUT = 3
     CREDENTIALS = 4
+    TRACKER = 5
 
 
 class JiraCampaignError(Exception):
@@ -89,3 +91,9 @@ class CredentialError(JiraCampaignError):
 
 class PlanError(JiraCampaignError):
     """The campaign folder cannot be written as asked."""
+
+
+class TrackerError(JiraCampaignError):
+    """The tracker (JIRA or the local store) refused or failed an operation; one line, no secrets."""
+
+    exit_status = ExitStatus.TRACKER

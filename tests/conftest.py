@@ -77,3 +77,47 @@ steps:
       values: [1, 2, 3, 4, 5]
       size: 2
 """
+
+
+@pytest.fixture
+def sleeps():
+    """Records the delays a client asked to sleep, instead of sleeping."""
+    return []
+
+
+@pytest.fixture(params=["cloud", "datacenter"])
+def fake_jira(request):
+    from tests.fakes.jira_server import FakeJira
+
+    fake = FakeJira(flavour=request.param).start()
+    yield fake
+    fake.stop()
+
+
+def make_jira_tracker(fake, sleeps, hierarchy="task", retries=3):
+    from jiracampaign.trackers.jira import JiraTracker
+    from jiracampaign.trackers.jira_client import JiraClient
+
+    auth = "basic" if fake.cloud else "token"
+    client = JiraClient(fake.url, auth, fake.user, fake.token, timeout=5, max_retries=retries, sleep=sleeps.append)
+    return JiraTracker(client, fake.project_key, hierarchy)
+
+
+@pytest.fixture(params=["local", "cloud", "datacenter"])
+def any_tracker(request, tmp_path, sleeps):
+    """The same behavioural tests run against every tracker."""
+    if request.param == "local":
+        from jiracampaign.trackers.local import LocalTracker
+
+        tracker = LocalTracker(tmp_path / "store.sqlite")
+        yield tracker
+        tracker.close()
+        return
+    from tests.fakes.jira_server import FakeJira
+
+    fake = FakeJira(flavour=request.param).start()
+    tracker = make_jira_tracker(fake, sleeps)
+    tracker.fake = fake
+    yield tracker
+    tracker.close()
+    fake.stop()

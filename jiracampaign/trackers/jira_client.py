@@ -1,0 +1,223 @@
+"""A JIRA connection through the `jira` library's session, with one retry policy and one-line errors.
+
+The library's own retries are switched off (``max_retries=0``): they repeat a POST blindly, which
+can duplicate a ticket when a response is lost. Here every request is retried on 429, 5xx,
+timeouts and lost connections, honouring ``Retry-After``; a write that may have been carried out
+is first checked (by the caller's ``verify``) before it is repeated.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
+
+import requests
+from jira import JIRA, JIRAError
+
+from ..errors import CredentialError, TrackerError
+
+__all__ = ["JiraClient", "Transient"]
+
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+NOT_CARRIED_OUT = {429, 503}  # the server says it did not do the work
+MAX_DELAY = 600.0
+
+
+@dataclass
+class Transient(Exception):
+    """A failure worth retrying: how long to wait, and whether the request may have been carried out."""
+
+    delay: float | None  # from Retry-After; None: back off
+    maybe_done: bool
+    error: Exception
+
+
+def _retry_after(response: requests.Response | None) -> float | None:
+    value = (response.headers.get("Retry-After") if response is not None else None) or ""
+    if value.strip().isdigit():
+        return min(float(value), MAX_DELAY)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+        return min(max(0.0, when.timestamp() - time.time()), MAX_DELAY)
+    except (TypeError, ValueError):
+        return None
+
+
+def _jira_messages(response: requests.Response | None) -> str:
+    if response is None:
+        return ""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    parts = list(body.get("errorMessages") or [])
+    parts += [f"{k}: {v}" for k, v in (body.get("errors") or {}).items()]
+    if not parts and body.get("message"):
+        parts.append(str(body["message"]))
+    return "; ".join(str(p) for p in parts)[:500]
+
+
+class JiraClient:
+    """One authenticated connection to a JIRA server.
+
+    Parameters
+    ----------
+    server : `str`
+        Base URL.
+    auth : `str`
+        ``basic`` (user + API token) or ``token`` (personal access token as Bearer).
+    user, secret : `str`
+        Account and secret; the secret is handed to the library and never kept in messages.
+    timeout : `float`
+        Seconds per request.
+    max_retries : `int`
+        Retries per request.
+    sleep : callable
+        Used between retries (tests pass a recorder).
+    """
+
+    def __init__(self, server: str, auth: str, user: str, secret: str, timeout: float = 30, max_retries: int = 3,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.server = server.rstrip("/")
+        self.retries, self.sleep = max_retries, sleep
+        self.sent = 0
+        self.user = user
+
+        def connect() -> JIRA:
+            credentials = {"basic_auth": (user, secret)} if auth == "basic" else {"token_auth": secret}
+            return JIRA(self.server, options={"rest_api_version": "2"}, max_retries=0, timeout=timeout,
+                        get_server_info=True, validate=False, **credentials)
+
+        self.jira = self.call("connect", connect)
+        self.jira._session.hooks["response"].append(self._count)
+        self.sent += 1  # serverInfo, sent while connecting
+        self.deployment = self.jira.deploymentType or "Server"
+        self.cloud = bool(self.jira._is_cloud)
+
+    def _count(self, response, *args, **kwargs):
+        self.sent += 1
+        return response
+
+    @property
+    def flavour(self) -> str:
+        return "cloud" if self.cloud else "datacenter"
+
+    # ---- errors and retries -------------------------------------------------------------------------
+    def error(self, op: str, exc: Exception) -> Exception:
+        """One line for the user: operation, status, method and path, JIRA's own messages."""
+        if isinstance(exc, JIRAError):
+            response = exc.response
+            request = getattr(response, "request", None)
+            where = f"{request.method} {urlsplit(request.url).path}" if request is not None else self.server
+            text = _jira_messages(response)
+            if exc.status_code == 401:
+                return CredentialError(
+                    f"JIRA rejected the credentials of {self.user or 'the token'} at {self.server} (HTTP 401 {where}): "
+                    "check jira.user, jira.auth and the token (environment variable or keyring)")
+            return TrackerError(f"JIRA {op} failed: HTTP {exc.status_code} {where}" + (f": {text}" if text else ""))
+        kind = "timed out" if isinstance(exc, requests.Timeout) else "lost the connection"
+        return TrackerError(f"JIRA {op} failed: {kind} talking to {self.server} after {self.retries + 1} attempts")
+
+    def _backoff(self, attempt: int) -> float:
+        return min(30.0, 2.0 ** attempt) * random.uniform(0.5, 1.0)
+
+    def once(self, op: str, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` once; a retryable failure becomes `Transient`, others a one-line error."""
+        try:
+            return fn()
+        except JIRAError as exc:
+            if exc.status_code in RETRY_STATUSES:
+                raise Transient(_retry_after(exc.response), exc.status_code not in NOT_CARRIED_OUT,
+                                self.error(op, exc)) from None
+            raise self.error(op, exc) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise Transient(None, True, self.error(op, exc)) from None
+
+    def wait(self, transient: Transient, attempt: int) -> None:
+        """Sleep as the server asked (Retry-After), else with capped, jittered exponential backoff."""
+        self.sleep(transient.delay if transient.delay is not None else self._backoff(attempt))
+
+    def call(self, op: str, fn: Callable[[], Any], idempotent: bool = True,
+             verify: Callable[[], Any] | None = None) -> Any:
+        """Run ``fn`` with retries; for a write that may have happened, ``verify()`` is asked first.
+
+        ``verify`` returns the write's result if it finds the write was carried out, else `None`.
+        """
+        attempt = 0
+        while True:
+            try:
+                return self.once(op, fn)
+            except Transient as transient:
+                if attempt >= self.retries:
+                    raise transient.error from None
+                self.wait(transient, attempt)
+                attempt += 1
+                if transient.maybe_done and not idempotent and verify is not None:
+                    found = verify()
+                    if found is not None:
+                        return found
+
+    # ---- requests ---------------------------------------------------------------------------------------
+    def url(self, path: str) -> str:
+        return path if path.startswith("http") else f"{self.server}/rest/api/2/{path.lstrip('/')}"
+
+    def raw(self, method: str, path: str, params: dict | None = None, body: Any = None,
+            headers: dict | None = None, **kwargs) -> requests.Response:
+        """One request through the library's authenticated session (raises `JIRAError` on 4xx/5xx)."""
+        data = json.dumps(body) if body is not None else kwargs.pop("data", None)
+        return self.jira._session.request(method, self.url(path), params=params, data=data, headers=headers or {}, **kwargs)
+
+    def get(self, op: str, path: str, params: dict | None = None) -> Any:
+        return self.call(op, lambda: self.raw("GET", path, params).json())
+
+    def put(self, op: str, path: str, body: Any) -> None:
+        self.call(op, lambda: self.raw("PUT", path, body=body))
+
+    def delete(self, op: str, path: str) -> None:
+        def run():
+            try:
+                self.raw("DELETE", path)
+            except JIRAError as exc:
+                if exc.status_code != 404:  # already gone: a retried delete succeeded before
+                    raise
+        self.call(op, run)
+
+    def search(self, jql: str, fields: list[str], properties: list[str] = (), reconcile: list[int] = (),
+               page_size: int = 100) -> Iterator[dict]:
+        """Every issue matching ``jql``: Cloud ``/search/jql`` with ``nextPageToken``, DC ``/search`` with ``startAt``."""
+        if self.cloud:
+            token = None
+            while True:
+                body = {"jql": jql, "fields": list(fields), "maxResults": page_size, "properties": list(properties),
+                        "reconcileIssues": [int(i) for i in list(reconcile)[-50:]]}
+                if token:
+                    body["nextPageToken"] = token
+                page = self.call("search", lambda b=body: self.raw("POST", "search/jql", body=b).json())
+                yield from page.get("issues", [])
+                token = page.get("nextPageToken")
+                if page.get("isLast", True) or not token:
+                    return
+        start = 0
+        while True:
+            params = {"jql": jql, "fields": ",".join(fields), "startAt": start, "maxResults": page_size}
+            if properties:
+                params["properties"] = ",".join(properties)
+            page = self.get("search", "search", params)
+            issues = page.get("issues", [])
+            yield from issues
+            start += len(issues)
+            if not issues or start >= page.get("total", 0):
+                return
+
+    def close(self) -> None:
+        try:
+            self.jira.close()
+        except Exception:  # noqa: BLE001 - closing must never mask the real outcome
+            pass

@@ -1,0 +1,693 @@
+"""A stateful fake JIRA (Cloud or Data Center) served over HTTP on loopback.
+
+Strict like the real one where jiracampaign could go wrong: authentication per flavour, required
+fields and the epic hierarchy, Cloud's removed ``/search`` (410) and its eventually consistent
+``/search/jql``, DC's ``startAt`` search and Epic Link / Epic Name fields (with localised names),
+the XSRF header on attachments, transitions allowed only from the right status, property size.
+Faults can be injected per request: 429 with Retry-After, 503, 500, or a lost response (the
+request is carried out, then the connection is closed without an answer).
+"""
+
+from __future__ import annotations
+
+import base64
+import email.parser
+import email.policy
+import itertools
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+API = "/rest/api/2"
+EPIC_LINK, EPIC_NAME = "customfield_10101", "customfield_10102"
+STATUSES = {
+    "1": ("To Do", "new", "To Do"), "3": ("In Progress", "indeterminate", "In Progress"),
+    "4": ("Blocked", "indeterminate", "In Progress"), "6": ("Done", "done", "Done"),
+}
+# transition id -> (name, from status ids, to status id)
+TRANSITIONS = {
+    "11": ("Start Progress", {"1", "4"}, "3"),
+    "21": ("Stop Progress", {"3"}, "1"),
+    "31": ("Close", {"1", "3"}, "6"),
+    "41": ("Block", {"3"}, "4"),
+    "51": ("Reopen", {"6"}, "1"),
+}
+TYPES = {
+    "10000": {"name": "Epic", "subtask": False, "hierarchyLevel": 1},
+    "10001": {"name": "Task", "subtask": False, "hierarchyLevel": 0},
+    "10002": {"name": "Sub-task", "subtask": True, "hierarchyLevel": -1},
+    "10003": {"name": "Story", "subtask": False, "hierarchyLevel": 0},
+}
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, body: Any, headers: dict | None = None):
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+def messages(*texts: str, errors: dict | None = None) -> dict:
+    return {"errorMessages": list(texts), "errors": errors or {}}
+
+
+@dataclass
+class Fault:
+    method: str
+    path: str  # regex searched in the path
+    kind: str  # "429", "503", "500", "lost"
+    times: int = 1
+    retry_after: str | None = "1"
+
+
+@dataclass
+class Issue:
+    id: int
+    key: str
+    type_id: str
+    fields: dict[str, Any]
+    status: str = "1"
+    properties: dict[str, Any] = field(default_factory=dict)
+    comments: list[dict] = field(default_factory=list)
+    attachments: list[dict] = field(default_factory=list)
+    hidden_for: int = 0  # searches for which it is still invisible (Cloud eventual consistency)
+
+
+class FakeJira:
+    """The server state and its HTTP front end.
+
+    Parameters
+    ----------
+    flavour : `str`
+        ``cloud`` or ``datacenter``.
+    user, token : `str`
+        The only credentials accepted (Cloud: Basic user:token; DC: Bearer token).
+    project : `str`
+        Key of the one project.
+    lag : `int`
+        Cloud only: searches a new issue stays invisible to, unless named in ``reconcileIssues``.
+    """
+
+    def __init__(self, flavour: str = "cloud", user: str = "jdoe@example.org", token: str = "tok-secret",
+                 project: str = "CAMP", lag: int = 2, latency: float = 0.0):
+        self.flavour, self.user, self.token, self.project_key = flavour, user, token, project
+        self.lag, self.latency = lag, latency
+        self.issues: dict[str, Issue] = {}
+        self.ids = itertools.count(10001)
+        self.numbers = itertools.count(1)
+        self.attachment_ids = itertools.count(20001)
+        self.comment_ids = itertools.count(30001)
+        self.faults: list[Fault] = []
+        self.log: list[dict] = []
+        self.permissions = {"BROWSE_PROJECTS", "CREATE_ISSUES", "EDIT_ISSUES", "CREATE_ATTACHMENTS", "DELETE_OWN_ATTACHMENTS",
+                            "ADD_COMMENTS", "EDIT_OWN_COMMENTS", "TRANSITION_ISSUES"}
+        self.types = dict(TYPES)
+        self.lock = threading.RLock()
+        self.httpd: ThreadingHTTPServer | None = None
+
+    # ---- life cycle -------------------------------------------------------------------------
+    def start(self) -> "FakeJira":
+        fake = self
+
+        class Handler(_Handler):
+            server_state = fake
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.httpd:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def inject(self, method: str, path: str, kind: str, times: int = 1, retry_after: str | None = "1") -> None:
+        """Make the next ``times`` matching requests fail with ``kind``."""
+        self.faults.append(Fault(method.upper(), path, kind, times, retry_after))
+
+    def requests(self, method: str | None = None, path: str = "") -> list[dict]:
+        """Logged requests, optionally filtered by method and a path regex."""
+        return [r for r in self.log if (method is None or r["method"] == method) and re.search(path, r["path"])]
+
+    def by_label(self, label: str) -> list[Issue]:
+        return [i for i in self.issues.values() if label in i.fields.get("labels", [])]
+
+    # ---- helpers ------------------------------------------------------------------------------
+    @property
+    def cloud(self) -> bool:
+        return self.flavour == "cloud"
+
+    def issue(self, key_or_id: str) -> Issue:
+        for issue in self.issues.values():
+            if issue.key == key_or_id or str(issue.id) == str(key_or_id):
+                return issue
+        raise HttpError(404, messages("Issue does not exist or you do not have permission to see it."))
+
+    def fields_meta(self) -> list[dict]:
+        out = [
+            {"id": "summary", "name": "Summary", "custom": False, "schema": {"type": "string", "system": "summary"}},
+            {"id": "description", "name": "Description", "custom": False, "schema": {"type": "string", "system": "description"}},
+            {"id": "labels", "name": "Labels", "custom": False, "schema": {"type": "array", "items": "string", "system": "labels"}},
+            {"id": "issuetype", "name": "Issue Type", "custom": False, "schema": {"type": "issuetype", "system": "issuetype"}},
+            {"id": "project", "name": "Project", "custom": False, "schema": {"type": "project", "system": "project"}},
+            {"id": "status", "name": "Status", "custom": False, "schema": {"type": "status", "system": "status"}},
+            {"id": "attachment", "name": "Attachment", "custom": False, "schema": {"type": "array", "items": "attachment", "system": "attachment"}},
+            {"id": "parent", "name": "Parent", "custom": False, "schema": {"type": "issuelink", "system": "parent"}},
+            {"id": "resolution", "name": "Resolution", "custom": False, "schema": {"type": "resolution", "system": "resolution"}},
+        ]
+        if not self.cloud:  # localised names: clients must match on schema.custom
+            out += [
+                {"id": EPIC_LINK, "name": "Epic-Verknüpfung", "custom": True, "clauseNames": ["cf[10101]", "Epic Link"],
+                 "schema": {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-epic-link", "customId": 10101}},
+                {"id": EPIC_NAME, "name": "Epic-Name", "custom": True, "clauseNames": ["cf[10102]", "Epic Name"],
+                 "schema": {"type": "string", "custom": "com.pyxis.greenhopper.jira:gh-epic-label", "customId": 10102}},
+            ]
+        for item in out:
+            item.setdefault("clauseNames", [item["id"]])
+        return out
+
+    def createmeta_fields(self, type_id: str) -> list[dict]:
+        info = self.types[type_id]
+        fields = [("summary", True), ("description", False), ("labels", False), ("issuetype", True), ("project", True)]
+        if self.cloud:
+            if info["hierarchyLevel"] <= 0:
+                fields.append(("parent", info["subtask"]))
+        else:
+            if info["subtask"]:
+                fields.append(("parent", True))
+            elif info["name"] == "Epic":
+                fields.append((EPIC_NAME, True))
+            else:
+                fields.append((EPIC_LINK, False))
+        meta = {f["id"]: f for f in self.fields_meta()}
+        return [{"fieldId": fid, "key": fid, "name": meta[fid]["name"], "required": req, "schema": meta[fid]["schema"],
+                 "operations": ["set"]} for fid, req in fields]
+
+    def type_json(self, type_id: str) -> dict:
+        info = self.types[type_id]
+        out = {"id": type_id, "name": info["name"], "subtask": info["subtask"], "description": ""}
+        if self.cloud:
+            out["hierarchyLevel"] = info["hierarchyLevel"]
+        return out
+
+    def status_json(self, sid: str) -> dict:
+        name, cat, cat_name = STATUSES[sid]
+        return {"id": sid, "name": name, "statusCategory": {"key": cat, "name": cat_name}}
+
+    def issue_json(self, issue: Issue, fields: list[str] | None, props: list[str]) -> dict:
+        out: dict[str, Any] = {"id": str(issue.id), "key": issue.key, "self": f"{self.url}{API}/issue/{issue.id}"}
+        wanted = fields if fields is not None else (["*all"] if not self.cloud else ["id"])
+        everything = "*all" in wanted or "*navigable" in wanted
+        values = dict(issue.fields)
+        values["issuetype"] = self.type_json(issue.type_id)
+        values["project"] = {"id": "10000", "key": self.project_key, "name": "Campaigns"}
+        values["status"] = self.status_json(issue.status)
+        values["attachment"] = [{k: v for k, v in a.items() if k != "data"} for a in issue.attachments]
+        if "parent" in values:
+            parent = self.issue(values["parent"])
+            values["parent"] = {"id": str(parent.id), "key": parent.key}
+        if wanted != ["id"]:
+            out["fields"] = {k: v for k, v in values.items() if everything or k in wanted}
+        if props:
+            out["properties"] = {k: issue.properties[k] for k in props if k in issue.properties}
+        return out
+
+    # ---- creation ---------------------------------------------------------------------------------
+    def validate_new(self, body: dict) -> tuple[str, dict, list]:
+        fields = dict(body.get("fields") or {})
+        errors: dict[str, str] = {}
+        project = fields.pop("project", None) or {}
+        if project.get("id") not in ("10000", 10000) and project.get("key") != self.project_key:
+            errors["project"] = "Specify a valid project ID or key"
+        itype = fields.pop("issuetype", None) or {}
+        type_id = str(itype.get("id", ""))
+        if type_id not in self.types:
+            errors["issuetype"] = "Specify an issue type"
+            raise HttpError(400, messages(errors=errors))
+        allowed = {f["fieldId"]: f for f in self.createmeta_fields(type_id)}
+        for name in fields:
+            if name not in allowed:
+                errors[name] = f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
+        for name, meta in allowed.items():
+            if meta["required"] and name not in ("project", "issuetype") and not fields.get(name):
+                errors[name] = f"{meta['name']} is required."
+        summary = fields.get("summary") or ""
+        if len(summary) > 255:
+            errors["summary"] = "Summary must be less than 255 characters."
+        for label in fields.get("labels") or []:
+            if not isinstance(label, str) or " " in label or not label:
+                errors["labels"] = "The label must not contain spaces."
+        info = self.types[type_id]
+        if "parent" in fields and not errors.get("parent"):
+            ref = fields["parent"] or {}
+            try:
+                parent = self.issue(str(ref.get("key") or ref.get("id") or ""))
+            except HttpError:
+                errors["parent"] = "Could not find valid 'id' or 'key' in the parent object."
+            else:
+                level = self.types[parent.type_id]["hierarchyLevel"]
+                if level != info["hierarchyLevel"] + 1:
+                    errors["parent"] = "Given parent work item does not belong to appropriate hierarchy."
+                fields["parent"] = parent.key
+        if EPIC_LINK in fields and fields[EPIC_LINK] is not None:
+            try:
+                epic = self.issue(str(fields[EPIC_LINK]))
+                if self.types[epic.type_id]["name"] != "Epic":
+                    raise HttpError(400, {})
+            except HttpError:
+                errors[EPIC_LINK] = f"The issue key '{fields[EPIC_LINK]}' for field 'Epic Link' is invalid."
+        if errors:
+            raise HttpError(400, messages(errors=errors))
+        props = body.get("properties") or []
+        for prop in props:
+            self.check_property(prop.get("value"))
+        return type_id, fields, props
+
+    def check_property(self, value: Any) -> None:
+        if value is None or value == {} or len(json.dumps(value).encode()) > 32768:
+            raise HttpError(400, messages("The property value is empty or longer than 32768 bytes."))
+
+    def create(self, body: dict) -> Issue:
+        type_id, fields, props = self.validate_new(body)
+        fields.setdefault("labels", [])
+        fields.setdefault("description", None)
+        number = next(self.numbers)
+        issue = Issue(next(self.ids), f"{self.project_key}-{number}", type_id, fields,
+                      properties={p["key"]: p["value"] for p in props}, hidden_for=self.lag if self.cloud else 0)
+        self.issues[issue.key] = issue
+        return issue
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in separate writes: avoid 40 ms delayed-ACK stalls
+    server_state: FakeJira
+
+    def log_message(self, *args):  # silence
+        pass
+
+    def do_GET(self):
+        self.dispatch("GET")
+
+    def do_POST(self):
+        self.dispatch("POST")
+
+    def do_PUT(self):
+        self.dispatch("PUT")
+
+    def do_DELETE(self):
+        self.dispatch("DELETE")
+
+    def send(self, status: int, body: Any = None, headers: dict | None = None, raw: bytes | None = None,
+             ctype: str = "application/json;charset=UTF-8") -> None:
+        data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+        self.send_response(status)
+        if data or status not in (204,):
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+        self.response_record = (status, body if raw is None else "<bytes>")
+
+    def dispatch(self, method: str) -> None:
+        fake = self.server_state
+        parts = urlsplit(self.path)
+        path, query = unquote(parts.path), parse_qs(parts.query, keep_blank_values=True)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        record = {"method": method, "path": path, "query": query, "body": raw, "headers": dict(self.headers)}
+        fake.log.append(record)
+        if fake.latency:
+            time.sleep(fake.latency)
+        fault = None
+        with fake.lock:
+            for f in fake.faults:
+                if f.times > 0 and f.method == method and re.search(f.path, path):
+                    f.times -= 1
+                    fault = f
+                    break
+        if fault and fault.kind in ("429", "503", "500"):
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after and fault.kind != "500" else {}
+            self.send(int(fault.kind), messages("Rate limit exceeded." if fault.kind == "429" else "Service unavailable."), headers)
+            record["status"] = int(fault.kind)
+            return
+        try:
+            if not self.authorised() and path != f"{API}/serverInfo":  # serverInfo is public, as on real JIRA
+                raise HttpError(401, messages("You are not authenticated. Authentication required to perform this operation."))
+            with fake.lock:
+                status, body, headers, rawbody, ctype = self.route(method, path, query, raw)
+        except HttpError as exc:
+            status, body, headers, rawbody, ctype = exc.status, exc.body, exc.headers, None, "application/json;charset=UTF-8"
+        record["status"], record["response"] = status, body
+        if fault and fault.kind == "lost":
+            self.close_connection = True
+            return
+        self.send(status, body, headers, rawbody, ctype)
+
+    def authorised(self) -> bool:
+        fake = self.server_state
+        auth = self.headers.get("Authorization", "")
+        if fake.cloud:
+            expected = "Basic " + base64.b64encode(f"{fake.user}:{fake.token}".encode()).decode()
+        else:
+            expected = f"Bearer {fake.token}"
+        return auth == expected
+
+    def json_body(self, raw: bytes) -> Any:
+        try:
+            return json.loads(raw or b"null")
+        except ValueError:
+            raise HttpError(400, messages("Unexpected character: the request body is not valid JSON.")) from None
+
+    # ---- routing --------------------------------------------------------------------------------
+    def route(self, method: str, path: str, query: dict, raw: bytes):
+        fake = self.server_state
+        q = {k: v[-1] for k, v in query.items()}
+        ok = lambda body, status=200: (status, body, {}, None, "application/json;charset=UTF-8")  # noqa: E731
+        m = lambda pattern: re.fullmatch(pattern, path)  # noqa: E731
+
+        if path == f"{API}/serverInfo":
+            if fake.cloud:
+                return ok({"baseUrl": fake.url, "version": "1001.0.0-SNAPSHOT", "versionNumbers": [1001, 0, 0],
+                           "deploymentType": "Cloud", "buildNumber": 100280, "serverTitle": "Jira"})
+            return ok({"baseUrl": fake.url, "version": "9.12.4", "versionNumbers": [9, 12, 4],
+                       "deploymentType": "Server", "buildNumber": 9120004, "serverTitle": "Rubin Jira"})
+        if path == f"{API}/myself":
+            return ok({"accountId" if fake.cloud else "name": fake.user, "displayName": "J. Doe", "active": True,
+                       "emailAddress": fake.user})
+        if path == f"{API}/field":
+            return ok(fake.fields_meta())
+        if path == f"{API}/mypermissions":
+            wanted = [p for p in q.get("permissions", "").split(",") if p]
+            if not wanted:
+                raise HttpError(400, messages("The 'permissions' query parameter is required."))
+            return ok({"permissions": {p: {"key": p, "havePermission": p in fake.permissions} for p in wanted}})
+        if m(rf"{API}/project/([^/]+)") and method == "GET":
+            if m(rf"{API}/project/([^/]+)").group(1) not in (fake.project_key, "10000"):
+                raise HttpError(404, messages("No project could be found with key 'X'."))
+            body = {"id": "10000", "key": fake.project_key, "name": "Campaigns",
+                    "issueTypes": [fake.type_json(t) for t in fake.types]}
+            if fake.cloud:
+                body.update(style="classic", simplified=False)
+            return ok(body)
+        if m(rf"{API}/project/([^/]+)/statuses"):
+            statuses = [fake.status_json(s) for s in STATUSES]
+            return ok([{"id": t, "name": fake.types[t]["name"], "subtask": fake.types[t]["subtask"], "statuses": statuses}
+                       for t in fake.types])
+        if m(rf"{API}/issue/createmeta/([^/]+)/issuetypes"):
+            values = [fake.type_json(t) for t in fake.types]
+            if fake.cloud:
+                return ok({"issueTypes": values, "maxResults": 50, "startAt": 0, "total": len(values)})
+            return ok({"values": values, "startAt": 0, "maxResults": 50, "total": len(values), "isLast": True})
+        if mm := m(rf"{API}/issue/createmeta/([^/]+)/issuetypes/(\d+)"):
+            if mm.group(2) not in fake.types:
+                raise HttpError(404, messages("Issue type not found."))
+            values = fake.createmeta_fields(mm.group(2))
+            if fake.cloud:
+                return ok({"fields": values, "maxResults": 50, "startAt": 0, "total": len(values)})
+            return ok({"values": values, "startAt": 0, "maxResults": 50, "total": len(values), "isLast": True})
+        if path == f"{API}/issue/createmeta":
+            if not fake.cloud:
+                raise HttpError(404, messages("Issue Does Not Exist"))
+            return ok({"projects": []})
+        if path == f"{API}/issue" and method == "POST":
+            issue = fake.create(self.json_body(raw))
+            return ok({"id": str(issue.id), "key": issue.key, "self": f"{fake.url}{API}/issue/{issue.id}"}, 201)
+        if path == f"{API}/issue/bulk" and method == "POST":
+            return self.bulk(self.json_body(raw))
+        if path in (f"{API}/search", f"{API}/search/jql"):
+            return self.search(method, path, q, query, raw)
+        if mm := m(rf"{API}/issue/([^/]+)"):
+            issue = fake.issue(mm.group(1))
+            if method == "GET":
+                fields = q["fields"].split(",") if "fields" in q else ["*all"]
+                return ok(fake.issue_json(issue, fields, [p for p in q.get("properties", "").split(",") if p]))
+            if method == "PUT":
+                body = self.json_body(raw) or {}
+                for name, value in (body.get("fields") or {}).items():
+                    if name not in ("summary", "description", "labels"):
+                        raise HttpError(400, messages(errors={name: f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."}))
+                    if name == "labels" and any(" " in lbl for lbl in value):
+                        raise HttpError(400, messages(errors={"labels": "The label must not contain spaces."}))
+                    issue.fields[name] = value
+                return 204, None, {}, None, ""
+        if mm := m(rf"{API}/issue/([^/]+)/attachments"):
+            return self.attach(fake.issue(mm.group(1)), raw)
+        if mm := m(rf"{API}/attachment/(\d+)"):
+            att, issue = self.find_attachment(mm.group(1))
+            if method == "DELETE":
+                issue.attachments.remove(att)
+                return 204, None, {}, None, ""
+            return ok({k: v for k, v in att.items() if k != "data"})
+        if mm := (m(rf"{API}/attachment/content/(\d+)") if fake.cloud else m(r"/secure/attachment/(\d+)/.+")):
+            att, _ = self.find_attachment(mm.group(1))
+            return 200, None, {}, att["data"], att["mimeType"]
+        if mm := m(rf"{API}/issue/([^/]+)/comment"):
+            issue = fake.issue(mm.group(1))
+            if method == "GET":
+                start, size = int(q.get("startAt", 0)), min(int(q.get("maxResults", 50)), 100)
+                return ok({"startAt": start, "maxResults": size, "total": len(issue.comments),
+                           "comments": issue.comments[start:start + size]})
+            body = self.json_body(raw) or {}
+            if not isinstance(body.get("body"), str) or not body["body"]:
+                raise HttpError(400, messages("Comment body is not valid!"))
+            now = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime())
+            comment = {"id": str(next(fake.comment_ids)), "body": body["body"], "created": now, "updated": now,
+                       "author": {"displayName": "J. Doe"}}
+            issue.comments.append(comment)
+            return ok(comment, 201)
+        if mm := m(rf"{API}/issue/([^/]+)/comment/(\d+)"):
+            issue = fake.issue(mm.group(1))
+            comment = next((c for c in issue.comments if c["id"] == mm.group(2)), None)
+            if comment is None:
+                raise HttpError(404, messages("Can not find a comment for the id."))
+            if method == "PUT":
+                body = self.json_body(raw) or {}
+                if not isinstance(body.get("body"), str) or not body["body"]:
+                    raise HttpError(400, messages("Comment body is not valid!"))
+                comment["body"] = body["body"]
+            return ok(comment)
+        if mm := m(rf"{API}/issue/([^/]+)/properties/([^/]+)"):
+            issue = fake.issue(mm.group(1))
+            name = mm.group(2)
+            if method == "PUT":
+                value = self.json_body(raw)
+                fake.check_property(value)
+                existed = name in issue.properties
+                issue.properties[name] = value
+                return 200 if existed else 201, None, {}, b"", "application/json"
+            if name not in issue.properties:
+                raise HttpError(404, messages(f"The property with key '{name}' does not exist."))
+            return ok({"key": name, "value": issue.properties[name]})
+        if mm := m(rf"{API}/issue/([^/]+)/transitions"):
+            return self.transitions(method, fake.issue(mm.group(1)), q, raw)
+        raise HttpError(404, messages(f"No route for {method} {path} in the fake"))
+
+    def bulk(self, body: dict):
+        fake = self.server_state
+        updates = (body or {}).get("issueUpdates") or []
+        if len(updates) > 50:
+            raise HttpError(400, messages("The number of issues to create in bulk is limited to 50."))
+        issues, errors = [], []
+        for n, update in enumerate(updates):
+            try:
+                issue = fake.create(update)
+                issues.append({"id": str(issue.id), "key": issue.key, "self": f"{fake.url}{API}/issue/{issue.id}"})
+            except HttpError as exc:
+                errors.append({"status": exc.status, "elementErrors": exc.body, "failedElementNumber": n})
+        status = 400 if updates and not issues else 201
+        return status, {"issues": issues, "errors": errors}, {}, None, "application/json;charset=UTF-8"
+
+    def search(self, method: str, path: str, q: dict, query: dict, raw: bytes):
+        fake = self.server_state
+        if fake.cloud and path.endswith("/search"):
+            raise HttpError(410, messages("The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+                                          "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"))
+        if not fake.cloud and path.endswith("/search/jql"):
+            raise HttpError(404, messages("null for uri: /rest/api/2/search/jql"))
+        params = dict(q)
+        if method == "POST":
+            params = {k: v for k, v in (self.json_body(raw) or {}).items()}
+        jql = params.get("jql", "")
+        as_list = lambda v: v if isinstance(v, list) else [x for x in str(v).split(",") if x]  # noqa: E731
+        fields = as_list(params["fields"]) if "fields" in params else None
+        props = as_list(params.get("properties", []))
+        given = params.get("reconcileIssues") if method == "POST" else query.get("reconcileIssues")
+        reconcile = {str(x) for v in (given or []) for x in str(v).split(",") if x}
+        if fake.cloud and len(reconcile) > 50:
+            raise HttpError(400, messages("reconcileIssues accepts at most 50 issue ids."))
+        if len(props) > 5:
+            raise HttpError(400, messages("At most 5 issue properties can be requested."))
+        matches = sorted(JqlFilter(jql, fake).select(fake.issues.values()), key=lambda i: i.id)
+        if fake.cloud:
+            visible = []
+            for issue in matches:
+                if issue.hidden_for > 0 and str(issue.id) not in reconcile:
+                    issue.hidden_for -= 1
+                    continue
+                visible.append(issue)
+            only_keys = fields is not None and set(fields) <= {"id", "key"}
+            size = min(int(params.get("maxResults", 50)), 5000 if only_keys else 100)
+            start = int(params.get("nextPageToken") or 0)
+            page = visible[start:start + size]
+            body = {"issues": [fake.issue_json(i, fields, props) for i in page], "isLast": start + size >= len(visible)}
+            if not body["isLast"]:
+                body["nextPageToken"] = str(start + size)
+            return 200, body, {}, None, "application/json;charset=UTF-8"
+        start, size = int(params.get("startAt", 0)), min(int(params.get("maxResults", 50)), 1000)
+        page = matches[start:start + size]
+        body = {"startAt": start, "maxResults": size, "total": len(matches),
+                "issues": [fake.issue_json(i, fields or ["*navigable"], props) for i in page]}
+        return 200, body, {}, None, "application/json;charset=UTF-8"
+
+    def attach(self, issue: Issue, raw: bytes):
+        fake = self.server_state
+        if self.headers.get("X-Atlassian-Token", "").lower() != "no-check":
+            raise HttpError(403, messages("XSRF check failed"))
+        ctype = self.headers.get("Content-Type", "")
+        if not ctype.startswith("multipart/form-data"):
+            raise HttpError(415, messages("Unsupported Media Type"))
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + raw)
+        created = []
+        for part in message.iter_parts():
+            if part.get_param("name", header="content-disposition") != "file":
+                continue
+            data = part.get_payload(decode=True) or b""
+            filename = part.get_filename() or "file"
+            att_id = str(next(fake.attachment_ids))
+            content = (f"{fake.url}{API}/attachment/content/{att_id}" if fake.cloud
+                       else f"{fake.url}/secure/attachment/{att_id}/{filename}")
+            att = {"id": att_id, "self": f"{fake.url}{API}/attachment/{att_id}", "filename": filename, "size": len(data),
+                   "mimeType": part.get_content_type(), "content": content,
+                   "created": time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime()), "data": data}
+            issue.attachments.append(att)
+            created.append({k: v for k, v in att.items() if k != "data"})
+        if not created:
+            raise HttpError(400, messages("No file was attached: the multipart field must be named 'file'."))
+        return 200, created, {}, None, "application/json;charset=UTF-8"
+
+    def find_attachment(self, att_id: str):
+        for issue in self.server_state.issues.values():
+            for att in issue.attachments:
+                if att["id"] == att_id:
+                    return att, issue
+        raise HttpError(404, messages(f"The attachment with id '{att_id}' does not exist"))
+
+    def transitions(self, method: str, issue: Issue, q: dict, raw: bytes):
+        fake = self.server_state
+        available = {tid: t for tid, t in TRANSITIONS.items() if issue.status in t[1]}
+        needs_resolution = lambda t: not fake.cloud and STATUSES[t[2]][1] == "done"  # noqa: E731
+        if method == "GET":
+            out = []
+            for tid, t in available.items():
+                item = {"id": tid, "name": t[0], "to": fake.status_json(t[2]), "hasScreen": needs_resolution(t)}
+                if "transitions.fields" in q.get("expand", ""):
+                    item["fields"] = ({"resolution": {"required": True, "name": "Resolution", "operations": ["set"],
+                                                      "allowedValues": [{"id": "10000", "name": "Done"}, {"id": "10001", "name": "Won't Do"}]}}
+                                      if needs_resolution(t) else {})
+                out.append(item)
+            return 200, {"transitions": out}, {}, None, "application/json;charset=UTF-8"
+        body = self.json_body(raw) or {}
+        tid = str((body.get("transition") or {}).get("id", ""))
+        if tid not in available:
+            raise HttpError(400, messages(f"Transition id '{tid}' is not valid for this issue."))
+        if needs_resolution(available[tid]) and not (body.get("fields") or {}).get("resolution"):
+            raise HttpError(400, messages(errors={"resolution": "Resolution is required."}))
+        issue.status = available[tid][2]
+        if (body.get("fields") or {}).get("resolution"):
+            issue.fields["resolution"] = body["fields"]["resolution"]
+        return 204, None, {}, None, ""
+
+
+class JqlFilter:
+    """The small part of JQL jiracampaign uses: clauses joined by AND, then ORDER BY."""
+
+    TOKEN = re.compile(r'\s*("(?:[^"\\]|\\.)*"|\(|\)|,|!=|=|[^\s(),=!]+)')
+
+    def __init__(self, jql: str, fake: FakeJira):
+        self.fake = fake
+        text = re.split(r"\border\s+by\b", jql, flags=re.I)[0].strip()
+        if not text:
+            if fake.cloud:
+                raise HttpError(400, messages("Unbounded JQL queries are not allowed here. Please add a search restriction to your query."))
+            self.clauses = []
+            return
+        tokens = [t for t in self.TOKEN.findall(text)]
+        self.clauses, i = [], 0
+        while i < len(tokens):
+            name, op = self.unquote(tokens[i]), tokens[i + 1].lower()
+            if op in ("=", "!="):
+                values, i = [self.unquote(tokens[i + 2])], i + 3
+            elif op in ("in", "not"):
+                if op == "not":
+                    i += 1
+                    op = "not in"
+                assert tokens[i + 2] == "(", jql
+                j, values = i + 3, []
+                while tokens[j] != ")":
+                    if tokens[j] != ",":
+                        values.append(self.unquote(tokens[j]))
+                    j += 1
+                i = j + 1
+            else:
+                raise HttpError(400, messages(f"Error in the JQL Query: unexpected '{tokens[i + 1]}'."))
+            self.clauses.append((self.field(name), op, values))
+            if i < len(tokens):
+                if tokens[i].lower() != "and":
+                    raise HttpError(400, messages(f"Error in the JQL Query: expecting AND, got '{tokens[i]}'."))
+                i += 1
+
+    @staticmethod
+    def unquote(token: str) -> str:
+        return token[1:-1].replace('\\"', '"') if token.startswith('"') else token
+
+    def field(self, name: str) -> str:
+        lowered = name.lower()
+        known = {"project", "labels", "issuetype", "parent", "statuscategory", "status", "key"}
+        if lowered in known:
+            return lowered
+        if not self.fake.cloud and lowered in ("epic link", "cf[10101]", EPIC_LINK):
+            return "epiclink"
+        raise HttpError(400, messages(f"Field '{name}' does not exist or you do not have permission to view it."))
+
+    def value_of(self, issue: Issue, name: str) -> list[str]:
+        fake = self.fake
+        if name == "project":
+            return [fake.project_key, "10000"]
+        if name == "labels":
+            return issue.fields.get("labels", [])
+        if name == "issuetype":
+            return [fake.types[issue.type_id]["name"], issue.type_id]
+        if name == "parent":
+            return [issue.fields["parent"]] if issue.fields.get("parent") else []
+        if name == "epiclink":
+            return [issue.fields[EPIC_LINK]] if issue.fields.get(EPIC_LINK) else []
+        if name == "statuscategory":
+            name_, cat, cat_name = STATUSES[issue.status]
+            return [cat_name, cat]
+        if name == "status":
+            return [STATUSES[issue.status][0]]
+        return [issue.key]
+
+    def select(self, issues):
+        for issue in issues:
+            ok = True
+            for name, op, values in self.clauses:
+                have = {v.casefold() for v in self.value_of(issue, name)}
+                want = {v.casefold() for v in values}
+                hit = bool(have & want)
+                ok = ok and (hit if op in ("=", "in") else not hit)
+            if ok:
+                yield issue
