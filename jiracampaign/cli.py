@@ -151,6 +151,8 @@ def create(state: _State, spec: str, output_dir: str | None, force: bool, fmt: s
     finally:
         tracker.close()
     click.echo(render_rows(result.rows, CREATE_COLUMNS, fmt), nl=False)
+    for dup in result.duplicates:
+        click.echo(f"Warning: {dup.key} duplicates the ticket of {dup.ident}; it is ignored (close it in the tracker).", err=True)
     for orphan in result.orphans:
         click.echo(f"Warning: {orphan.key} ({orphan.ident}) is no longer in the spec; left as it is.", err=True)
     click.echo(

@@ -15,7 +15,8 @@ from .model import Campaign, Submission, submission_id
 from .render import Renderer
 from .spec import LoadedSpec
 
-__all__ = ["Plan", "build_plan", "write_plan", "read_manifest", "manifest_tickets", "check_folder", "MANIFEST",
+__all__ = ["Plan", "build_plan", "write_plan", "read_manifest", "manifest_tickets", "manifest_refs", "check_folder",
+           "MANIFEST",
            "edited_files"]
 
 MANIFEST = "manifest.json"
@@ -36,6 +37,8 @@ class Plan:
     campaign: Campaign
     submissions: list[Submission]
     tickets: dict[str, str] | None = None
+    ticket_ids: dict[str, str] | None = None
+    others: dict[str, dict[str, str]] | None = None  # epic and step tickets: ident -> {key, id}
 
     def manifest(self) -> dict:
         """What the campaign folder records: per submission its id, query, inputs and checksum."""
@@ -57,9 +60,11 @@ class Plan:
                     "file": s.file,
                     "sha256": s.sha256,
                     **({"ticket": self.tickets[s.id]} if self.tickets and s.id in self.tickets else {}),
+                    **({"ticket_id": self.ticket_ids[s.id]} if self.ticket_ids and s.id in self.ticket_ids else {}),
                 }
                 for s in self.submissions
             ],
+            **({"tickets": self.others} if self.others else {}),
         }
 
 
@@ -135,6 +140,16 @@ def manifest_tickets(folder: Path) -> dict[str, str]:
     """Tracker keys the campaign folder's manifest already knows, by submission id."""
     manifest = read_manifest(folder) if Path(folder).is_dir() else None
     return {e["id"]: e["ticket"] for e in (manifest or {}).get("submissions", []) if e.get("ticket")}
+
+
+def manifest_refs(folder: Path) -> dict[str, tuple[str, str]]:
+    """``ident -> (key, id)`` of every ticket the manifest knows (submissions, epic, step tickets)."""
+    manifest = read_manifest(folder) if Path(folder).is_dir() else None
+    if not manifest:
+        return {}
+    refs = {e["id"]: (e["ticket"], e.get("ticket_id", "")) for e in manifest.get("submissions", []) if e.get("ticket")}
+    refs.update({ident: (t["key"], t.get("id", "")) for ident, t in (manifest.get("tickets") or {}).items()})
+    return refs
 
 
 def check_folder(campaign_id: str, folder: Path, force: bool = False) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from . import wiki
 from .model import Campaign, Submission
-from .plan import Plan, build_plan, check_folder, write_plan
+from .plan import Plan, build_plan, check_folder, manifest_refs, write_plan
 from .render import Renderer
 from .spec import LoadedSpec
 from .trackers.base import NewTicket, Ticket, Tracker
@@ -35,6 +35,7 @@ class RecordResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     orphans: list[Ticket] = field(default_factory=list)
     plan: Plan | None = None
+    duplicates: list[Ticket] = field(default_factory=list)
 
     def count(self, action: str) -> int:
         return sum(1 for r in self.rows if r["action"] == action)
@@ -164,7 +165,18 @@ def record_campaign(
     campaign = spec.campaign
     check_folder(campaign.id, folder, force)
     counts = {name: len(groups) for name, groups in spec.groups.items()}
-    existing = {t.ident: t for t in tracker.find_tickets(campaign.id)}
+    found = tracker.find_tickets(campaign.id)
+    unseen = [ref for ident, ref in manifest_refs(folder).items() if ident not in {t.ident for t in found}]
+    if unseen:  # created from here before but not (yet) visible to search: read them by key
+        found += tracker.find_known(unseen)
+    existing: dict[str, Ticket] = {}
+    duplicates: list[Ticket] = []
+    for ticket in sorted(found, key=lambda t: (t.ident, int(t.id or 0))):
+        if ticket.ident in existing:
+            if ticket.key != existing[ticket.ident].key:
+                duplicates.append(ticket)
+        else:
+            existing[ticket.ident] = ticket
 
     epic_summary = (f"Campaign {campaign.id}" + (f": {campaign.description}" if campaign.description else ""))[:250]
     epic_text = describe_campaign(campaign, counts)
@@ -178,6 +190,7 @@ def record_campaign(
         _refresh(tracker, epic, epic_summary, epic_text, epic_meta)
 
     parents = {s.name: epic.key for s in campaign.steps}
+    step_refs: list[Ticket] = []
     if step_tickets:
         wanted = [NewTicket("step", f"{campaign.id}_{s.name}", campaign.id, f"{campaign.id} {s.name}",
                             f"Step {wiki.mono(s.name)} of campaign {wiki.mono(campaign.id)}: {wiki.mono(s.pipeline_yaml)}",
@@ -186,7 +199,8 @@ def record_campaign(
                   for s in campaign.steps]
         made = tracker.create_tickets([w for w in wanted if w.ident not in existing])
         found = {t.ident: t for t in made} | {w.ident: existing[w.ident] for w in wanted if w.ident in existing}
-        parents = {s.name: found[f"{campaign.id}_{s.name}"].key for s in campaign.steps}
+        step_refs = [found[f"{campaign.id}_{s.name}"] for s in campaign.steps]
+        parents = {s.name: t.key for s, t in zip(campaign.steps, step_refs)}
 
     draft = build_plan(spec, Renderer())
     missing = [sub for sub in draft.submissions if sub.id not in existing]
@@ -198,8 +212,10 @@ def record_campaign(
     )
     tickets = {t.ident: t for t in new_tickets} | {k: v for k, v in existing.items()}
     plan = build_plan(spec, Renderer(), tickets={s.id: tickets[s.id].key for s in draft.submissions})
+    plan.ticket_ids = {s.id: tickets[s.id].id for s in draft.submissions if tickets[s.id].id}
+    plan.others = {t.ident: {"key": t.key, "id": t.id} for t in [epic, *step_refs]}
 
-    result = RecordResult(epic.key, epic_created, plan=plan)
+    result = RecordResult(epic.key, epic_created, plan=plan, duplicates=duplicates)
     created = {t.ident for t in new_tickets}
     for sub in plan.submissions:
         ticket, is_new = tickets[sub.id], sub.id in created

@@ -99,6 +99,10 @@ class Tracker:
         """Every ticket of a campaign (epic, steps, submissions) with metadata, attachments and status, in bulk."""
         raise NotImplementedError
 
+    def find_known(self, refs: list[tuple[str, str]]) -> list[Ticket]:
+        """Tickets by ``(key, id)`` this machine created before, read consistently (not through a lagging search)."""
+        raise NotImplementedError
+
     def create_tickets(self, items: list[NewTicket], progress=None) -> list[Ticket]:
         """Create tickets, in bulk where possible; a ticket whose ident already exists is returned, not duplicated."""
         raise NotImplementedError

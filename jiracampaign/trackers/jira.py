@@ -161,6 +161,18 @@ class JiraTracker(Tracker):
     def find_tickets(self, campaign: str) -> list[Ticket]:
         return self._search(f'project = "{self.project}" AND labels = "{campaign_label(campaign)}" ORDER BY key ASC')
 
+    def find_known(self, refs: list[tuple[str, str]]) -> list[Ticket]:
+        """Search by key, naming the ids in ``reconcileIssues`` so Cloud returns them even while its index lags."""
+        out: list[Ticket] = []
+        for start in range(0, len(refs), BULK):
+            chunk = refs[start:start + BULK]
+            keys = ", ".join(key for key, _ in chunk)
+            ids = [int(i) for _, i in chunk if str(i).isdigit()]
+            found = self.client.search(f'project = "{self.project}" AND key in ({keys}) ORDER BY key ASC',
+                                       self._fields(), [PROPERTY], ids)
+            out += [t for t in (self._ticket(raw) for raw in found) if t is not None]
+        return out
+
     def list_open_submissions(self, campaign: str | None = None) -> list[Ticket]:
         label = campaign_label(campaign) if campaign else LABEL
         jql = f'project = "{self.project}" AND labels = "{label}" AND statusCategory != Done ORDER BY key ASC'

@@ -84,9 +84,10 @@ class JiraClient:
     """
 
     def __init__(self, server: str, auth: str, user: str, secret: str, timeout: float = 30, max_retries: int = 3,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] | None = None):
         self.server = server.rstrip("/")
-        self.retries, self.sleep = max_retries, sleep
+        self.retries = max_retries
+        self.sleep = sleep or (lambda seconds: time.sleep(seconds))
         self.sent = 0
         self.user = user
 

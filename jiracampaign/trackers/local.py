@@ -121,6 +121,11 @@ class LocalTracker(Tracker):
         rows = self.db.execute("SELECT * FROM tickets WHERE campaign = ? ORDER BY num", (campaign,)).fetchall()
         return [self._ticket(r) for r in rows]
 
+    def find_known(self, refs: list[tuple[str, str]]) -> list[Ticket]:
+        keys = [key for key, _ in refs]
+        rows = self.db.execute(f"SELECT * FROM tickets WHERE key IN ({', '.join('?' * len(keys))}) ORDER BY num", keys)
+        return [self._ticket(r) for r in rows]
+
     def create_tickets(self, items: list[NewTicket], progress=None) -> list[Ticket]:
         out = []
         with self.db:
