@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .config import Config, load_config
-from .credentials import store_secret
-from .errors import JiraCampaignError
+from .config import Config, config_path, load_config
+from .credentials import find_secret, store_secret
+from .errors import ConfigError, JiraCampaignError, TrackerError
+from .init import detect_flavour, inspect, save_settings
+from .trackers.jira_client import JiraClient
 from .output import output_options, render_rows
 from .plan import build_plan, manifest_tickets, write_plan
 from .record import record_campaign
@@ -31,8 +34,11 @@ class _State:
 
     @property
     def config(self) -> Config:
+        return self.load()
+
+    def load(self, missing_ok: bool = False) -> Config:
         if self._config is None:
-            self._config = load_config(self.config_path, overrides=self.overrides)
+            self._config = load_config(self.config_path, overrides=self.overrides, missing_ok=missing_ok)
         return self._config
 
 
@@ -159,6 +165,65 @@ def create(state: _State, spec: str, output_dir: str | None, force: bool, fmt: s
         f"Campaign {loaded.campaign.id}: epic {result.epic} ({'created' if result.epic_created else 'existing'}) "
         f"in {tracker.describe()}; {result.count('created')} created, {result.count('updated')} updated, "
         f"{result.count('unchanged')} unchanged; files in {folder}/", err=True)
+
+
+@cli.command()
+@click.option("--server", help="JIRA base URL, e.g. https://rubinobs.atlassian.net.")
+@click.option("--project", help="Project key for the campaign epics and tickets.")
+@click.option("--user", help="Account e-mail (Cloud) or user name.")
+@click.option("--auth", type=click.Choice(["basic", "token"]),
+              help="basic: e-mail + API token (default on Cloud); token: personal access token (default on Data Center).")
+@click.option("--hierarchy", type=click.Choice(["task", "subtask"]), help="Epic -> task per submission, or epic -> task per step -> sub-tasks.")
+@click.option("--no-input", is_flag=True, help="Never prompt: take values from options, environment and config; fail if one is missing.")
+@click.pass_obj
+def init(state: _State, server, project, user, auth, hierarchy, no_input: bool) -> None:
+    """Connect to your JIRA, check what jiracampaign needs, and save what it learned in the config file.
+
+    Asks serverInfo whether this is Cloud or Data Center, checks your credentials, the project and
+    your permissions, finds the Epic issue type and (Data Center) the Epic Link and Epic Name
+    fields by their schema type, and lists the workflow's statuses. It says exactly what is
+    missing; nothing is saved then.
+
+    \b
+    Example:
+        jiracampaign init
+        JIRACAMPAIGN_JIRA_TOKEN=... jiracampaign init --no-input --server https://x.atlassian.net --project PREOPS --user me@x.org
+    """
+    config = state.load(missing_ok=True)
+    interactive = not no_input and sys.stdin.isatty()
+
+    def value(given, setting, question, default=None):
+        current = given or config.get(setting) or default
+        if interactive:
+            current = click.prompt(question, default=current or None)
+        if not current:
+            raise ConfigError("command line", None, setting, f"is needed: pass --{setting.split('.')[-1]}")
+        return current
+
+    server = value(server, "jira.server", "JIRA server URL").rstrip("/")
+    flavour = detect_flavour(server, config.get("jira.timeout"))
+    project = value(project, "jira.project", "Project key")
+    user = value(user, "jira.user", "Account e-mail (Cloud) or user name")
+    auth = auth or ("basic" if flavour == "cloud" else "token")
+    hierarchy = hierarchy or config.get("jira.hierarchy")
+    for name, val in (("jira.server", server), ("jira.project", project), ("jira.user", user), ("jira.auth", auth)):
+        config.set(name, val, "init")
+    secret = find_secret(config, interactive=interactive)
+    client = JiraClient(server, auth, user, secret, timeout=config.get("jira.timeout"), max_retries=config.get("jira.max_retries"))
+    try:
+        report = inspect(client, project, hierarchy)
+    finally:
+        client.close()
+    for fact in report.facts:
+        click.echo(f"  {fact}")
+    if report.problems:
+        for problem in report.problems:
+            click.echo(f"Missing: {problem}", err=True)
+        raise TrackerError(f"{len(report.problems)} problem(s) stop jiracampaign from using {project}; nothing was saved")
+    path = Path(state.config_path or os.environ.get("JIRACAMPAIGN_CONFIG") or config_path())
+    save_settings(path, "jira", {"server": server, "project": project, "user": user, "auth": auth, **report.settings})
+    click.echo(f"Saved to {path}: tracker jira, {flavour}, project {project}. The token is not saved there; "
+               "keep it in the environment or run 'jiracampaign login'.")
 
 
 @cli.command()

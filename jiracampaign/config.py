@@ -142,6 +142,7 @@ def load_config(
     path: str | Path | None = None,
     env: Mapping[str, str] = os.environ,
     overrides: Mapping[str, str] | None = None,
+    missing_ok: bool = False,
 ) -> Config:
     """Build the effective configuration.
 
@@ -154,6 +155,8 @@ def load_config(
         Environment to read ``JIRACAMPAIGN_*`` overrides from.
     overrides : mapping, optional
         ``section.key`` to text, from the command line (highest precedence).
+    missing_ok : `bool`
+        Accept an explicitly named file that does not exist yet (``init`` creates it).
 
     Returns
     -------
@@ -172,7 +175,7 @@ def load_config(
 
     explicit = path or env.get("JIRACAMPAIGN_CONFIG")
     file = Path(explicit) if explicit else config_path(env)
-    if file.exists() or explicit:
+    if file.exists() or (explicit and not missing_ok):
         src = load_located(file, ConfigError)
         if src.data is not None:
             if not isinstance(src.data, dict):
