@@ -13,14 +13,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
+# The main job on the embedded default store (kept under build/demo, so your own store is untouched).
 demo: $(STAMP)
-	$(BIN)/jiracampaign plan examples/demo/campaign.yaml --output-dir build/demo/demo-w47
+	$(BIN)/jiracampaign --set local.path=build/demo/campaigns.sqlite create examples/demo/campaign.yaml --output-dir build/demo/demo-w47
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_plan.py
+	$(BIN)/python benchmarks/bench_create.py
 
 clean:
 	rm -rf $(VENV) build campaigns
