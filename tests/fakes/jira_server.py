@@ -200,7 +200,8 @@ class FakeJira:
 
     def status_json(self, sid: str) -> dict:
         name, cat, cat_name = STATUSES[sid]
-        return {"id": sid, "name": name, "statusCategory": {"key": cat, "name": cat_name}}
+        return {"id": sid, "name": name, "self": f"{self.url}{API}/status/{sid}",
+                "statusCategory": {"key": cat, "name": cat_name, "id": {"new": 2, "indeterminate": 4, "done": 3}[cat]}}
 
     def issue_json(self, issue: Issue, fields: list[str] | None, props: list[str]) -> dict:
         out: dict[str, Any] = {"id": str(issue.id), "key": issue.key, "self": f"{self.url}{API}/issue/{issue.id}"}
@@ -403,8 +404,8 @@ class _Handler(BaseHTTPRequestHandler):
             return ok(body)
         if m(rf"{API}/project/([^/]+)/statuses"):
             statuses = [fake.status_json(s) for s in STATUSES]
-            return ok([{"id": t, "name": fake.types[t]["name"], "subtask": fake.types[t]["subtask"], "statuses": statuses}
-                       for t in fake.types])
+            return ok([{"id": t, "name": fake.types[t]["name"], "subtask": fake.types[t]["subtask"], "statuses": statuses,
+                        "self": f"{fake.url}{API}/issuetype/{t}"} for t in fake.types])
         if m(rf"{API}/issue/createmeta/([^/]+)/issuetypes"):
             values = [fake.type_json(t) for t in fake.types]
             if fake.cloud:
@@ -486,7 +487,7 @@ class _Handler(BaseHTTPRequestHandler):
                 fake.check_property(value)
                 existed = name in issue.properties
                 issue.properties[name] = value
-                return 200 if existed else 201, None, {}, b"", "application/json"
+                return ok({}, 200 if existed else 201)
             if name not in issue.properties:
                 raise HttpError(404, messages(f"The property with key '{name}' does not exist."))
             return ok({"key": name, "value": issue.properties[name]})
