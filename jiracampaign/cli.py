@@ -68,6 +68,19 @@ def _parse_sets(ctx: click.Context, param: click.Parameter, values: tuple[str, .
     return out
 
 
+def campaign_options(fn):
+    """SPEC, ``--output-dir`` and ``--force`` (and the output formats), shared by commands that write a campaign folder."""
+    fn = output_options(fn)
+    fn = click.option("--force", is_flag=True, help="Overwrite submission files edited by hand since the last plan.")(fn)
+    fn = click.option("-o", "--output-dir", type=click.Path(file_okay=False),
+                      help="Campaign folder to write; default: <campaigns_dir>/<campaign id>.")(fn)
+    return click.argument("spec", type=click.Path(dir_okay=False))(fn)
+
+
+def _folder(state: _State, output_dir: str | None, campaign_id: str) -> Path:
+    return Path(output_dir) if output_dir else Path(state.config.get("campaigns_dir")) / campaign_id
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="jiracampaign")
 @click.option("--config", "config_path", metavar="FILE", type=click.Path(dir_okay=False),
@@ -91,11 +104,7 @@ def cli(ctx: click.Context, config_path: str | None, tracker: str | None, sets: 
 
 
 @cli.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False),
-              help="Campaign folder to write; default: <campaigns_dir>/<campaign id>.")
-@click.option("--force", is_flag=True, help="Overwrite submission files edited by hand since the last plan.")
-@output_options
+@campaign_options
 @click.pass_obj
 def plan(state: _State, spec: str, output_dir: str | None, force: bool, fmt: str) -> None:
     """Write one BPS submit YAML per step and group, and print the plan.
@@ -109,7 +118,7 @@ def plan(state: _State, spec: str, output_dir: str | None, force: bool, fmt: str
         jiracampaign plan examples/demo/campaign.yaml --json
     """
     loaded = load_spec(spec)
-    folder = Path(output_dir) if output_dir else Path(state.config.get("campaigns_dir")) / loaded.campaign.id
+    folder = _folder(state, output_dir, loaded.campaign.id)
     result = build_plan(loaded, tickets=manifest_tickets(folder))
     write_plan(result, folder, force=force)
     rows = [
@@ -126,11 +135,7 @@ CREATE_COLUMNS = [("key", "KEY"), ("id", "SUBMISSION"), ("step", "STEP"), ("grou
 
 
 @cli.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False),
-              help="Campaign folder to write; default: <campaigns_dir>/<campaign id>.")
-@click.option("--force", is_flag=True, help="Overwrite submission files edited by hand since the last plan.")
-@output_options
+@campaign_options
 @click.pass_obj
 def create(state: _State, spec: str, output_dir: str | None, force: bool, fmt: str) -> None:
     """Plan the campaign and record it: an epic, and one ticket per submission with its YAML attached.
@@ -145,9 +150,8 @@ def create(state: _State, spec: str, output_dir: str | None, force: bool, fmt: s
         jiracampaign --tracker jira create examples/dp02/campaign.yaml
     """
     loaded = load_spec(spec)
-    config = state.config
-    folder = Path(output_dir) if output_dir else Path(config.get("campaigns_dir")) / loaded.campaign.id
-    tracker = open_tracker(config)
+    folder = _folder(state, output_dir, loaded.campaign.id)
+    tracker = open_tracker(state.config)
     total = sum(len(g) for g in loaded.groups.values())
     try:
         with click.progressbar(length=total, label="Recording", file=sys.stderr,

@@ -200,7 +200,7 @@ def record_campaign(
         made = tracker.create_tickets([w for w in wanted if w.ident not in existing])
         found = {t.ident: t for t in made} | {w.ident: existing[w.ident] for w in wanted if w.ident in existing}
         step_refs = [found[f"{campaign.id}_{s.name}"] for s in campaign.steps]
-        parents = {s.name: t.key for s, t in zip(campaign.steps, step_refs)}
+        parents = {s.name: t.key for s, t in zip(campaign.steps, step_refs, strict=True)}
 
     draft = build_plan(spec, Renderer())
     missing = [sub for sub in draft.submissions if sub.id not in existing]

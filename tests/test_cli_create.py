@@ -80,7 +80,7 @@ def assert_one_per_submission(env, n_subs: int, campaign: str = "dp02-w38"):
     idents = [next(lbl for lbl in labels if lbl.startswith("jcid-")) for _, _, labels, _, _ in tickets]
     assert len(idents) == len(set(idents)) == n_subs + 1, "duplicate or missing tickets"
     assert sum(1 for _, _, _, meta, _ in tickets if meta and meta.get("type") == "campaign") == 1
-    for key, summary, labels, meta, atts in tickets:
+    for key, _summary, labels, meta, atts in tickets:
         assert "jiracampaign" in labels and f"jc-{campaign}" in labels
         if meta.get("type") == "submission":
             assert atts == [meta["file"]], (key, atts)

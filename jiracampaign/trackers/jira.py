@@ -16,7 +16,9 @@ from typing import Any
 
 from ..config import Config
 from ..credentials import find_secret
-from ..errors import TrackerError
+from ..errors import ConfigError, TrackerError
+from jira import JIRAError
+
 from .base import CATEGORIES, LABEL, PROPERTY, NewTicket, Ticket, Tracker, campaign_label, ident_label
 from .jira_client import JiraClient, Transient
 
@@ -67,7 +69,6 @@ class JiraTracker(Tracker):
     def from_config(cls, config: Config) -> "JiraTracker":
         server, project = config.get("jira.server"), config.get("jira.project")
         if not server or not project:
-            from ..errors import ConfigError
             raise ConfigError("config", None, "jira.server" if not server else "jira.project",
                               "is empty: run 'jiracampaign init', or set it in the config file or environment")
         client = JiraClient(server, config.get("jira.auth"), config.get("jira.user"), find_secret(config),
@@ -259,7 +260,6 @@ class JiraTracker(Tracker):
         return [result[i.ident] for i in items]
 
     def _bulk(self, payload: dict) -> dict:
-        from jira import JIRAError
         try:
             return self.client.raw("POST", "issue/bulk", body=payload).json()
         except JIRAError as exc:  # every element failed: 400 with the same body

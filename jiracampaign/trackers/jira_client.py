@@ -88,7 +88,6 @@ class JiraClient:
         self.server = server.rstrip("/")
         self.retries = max_retries
         self.sleep = sleep or (lambda seconds: time.sleep(seconds))
-        self.sent = 0
         self.user = user
 
         def connect() -> JIRA:
@@ -97,14 +96,8 @@ class JiraClient:
                         get_server_info=True, validate=False, **credentials)
 
         self.jira = self.call("connect", connect)
-        self.jira._session.hooks["response"].append(self._count)
-        self.sent += 1  # serverInfo, sent while connecting
         self.deployment = self.jira.deploymentType or "Server"
         self.cloud = bool(self.jira._is_cloud)
-
-    def _count(self, response, *args, **kwargs):
-        self.sent += 1
-        return response
 
     @property
     def flavour(self) -> str:
