@@ -13,16 +13,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import wiki
-from .model import Campaign, Submission
+from .model import Campaign, Submission, submission_id
 from .plan import Plan, build_plan, check_folder, manifest_refs, write_plan
 from .render import Renderer
 from .spec import LoadedSpec
 from .trackers.base import NewTicket, Ticket, Tracker
 
-__all__ = ["RecordResult", "record_campaign", "describe_campaign", "describe_submission", "submission_metadata",
-           "CHANGE_MARKER"]
+__all__ = ["RecordResult", "record_campaign", "describe_campaign", "describe_submission", "submission_metadata"]
 
-CHANGE_MARKER = "jiracampaign:yaml-change"
 NOT_YET = "_not yet submitted_"
 
 
@@ -166,7 +164,8 @@ def record_campaign(
     check_folder(campaign.id, folder, force)
     counts = {name: len(groups) for name, groups in spec.groups.items()}
     found = tracker.find_tickets(campaign.id)
-    unseen = [ref for ident, ref in manifest_refs(folder).items() if ident not in {t.ident for t in found}]
+    seen = {t.ident for t in found}
+    unseen = [ref for ident, ref in manifest_refs(folder).items() if ident not in seen]
     if unseen:  # created from here before but not (yet) visible to search: read them by key
         found += tracker.find_known(unseen)
     existing: dict[str, Ticket] = {}
@@ -187,7 +186,9 @@ def record_campaign(
         (epic,) = tracker.create_tickets([NewTicket("campaign", campaign.id, campaign.id, epic_summary, epic_text, [],
                                                     epic_meta)])
     else:
-        _refresh(tracker, epic, epic_summary, epic_text, epic_meta)
+        _refresh_text(tracker, epic, epic_summary, epic_text, epic_meta["text_sha"])
+        if epic.metadata != epic_meta:
+            tracker.set_metadata(epic.key, epic_meta)
 
     parents = {s.name: epic.key for s in campaign.steps}
     step_refs: list[Ticket] = []
@@ -198,21 +199,24 @@ def record_campaign(
                             parent=epic.key)
                   for s in campaign.steps]
         made = tracker.create_tickets([w for w in wanted if w.ident not in existing])
-        found = {t.ident: t for t in made} | {w.ident: existing[w.ident] for w in wanted if w.ident in existing}
-        step_refs = [found[f"{campaign.id}_{s.name}"] for s in campaign.steps]
+        steps_by_ident = {t.ident: t for t in made} | {w.ident: existing[w.ident] for w in wanted if w.ident in existing}
+        step_refs = [steps_by_ident[f"{campaign.id}_{s.name}"] for s in campaign.steps]
         parents = {s.name: t.key for s, t in zip(campaign.steps, step_refs, strict=True)}
 
-    draft = build_plan(spec, Renderer())
-    missing = [sub for sub in draft.submissions if sub.id not in existing]
+    renderer = Renderer()
+    ids = [submission_id(campaign.id, s.name, g.index) for s in campaign.steps for g in spec.groups[s.name]]
+    # Tickets to create need their submissions' queries and names (not their YAML, which names the ticket).
+    missing = [sub for sub in build_plan(spec, renderer).submissions if sub.id not in existing] \
+        if any(i not in existing for i in ids) else []
     new_tickets = tracker.create_tickets(
         [NewTicket("submission", sub.id, campaign.id, sub.title, describe_submission(sub, campaign),
                    [f"jc-step-{sub.step}"], submission_metadata(sub) | {"sha256": None}, parent=parents[sub.step])
          for sub in missing],
         progress=progress,
     )
-    tickets = {t.ident: t for t in new_tickets} | {k: v for k, v in existing.items()}
-    plan = build_plan(spec, Renderer(), tickets={s.id: tickets[s.id].key for s in draft.submissions})
-    plan.ticket_ids = {s.id: tickets[s.id].id for s in draft.submissions if tickets[s.id].id}
+    tickets = {t.ident: t for t in new_tickets} | existing
+    plan = build_plan(spec, renderer, tickets={i: tickets[i].key for i in ids})
+    plan.ticket_ids = {i: tickets[i].id for i in ids if tickets[i].id}
     plan.others = {t.ident: {"key": t.key, "id": t.id} for t in [epic, *step_refs]}
 
     result = RecordResult(epic.key, epic_created, plan=plan, duplicates=duplicates)
@@ -222,7 +226,7 @@ def record_campaign(
         run = ticket.metadata.get("run")
         summary, text = sub.title, describe_submission(sub, campaign, run)
         meta = submission_metadata(sub, run) | {"text_sha": _text_sha(summary, text)}
-        changes = [] if is_new else _refresh(tracker, ticket, summary, text, None, meta["text_sha"])
+        changes = [] if is_new else _refresh_text(tracker, ticket, summary, text, meta["text_sha"])
         name = Path(sub.file).name
         if ticket.metadata.get("sha256") != sub.sha256 or name not in ticket.attachments:
             replacing = name in ticket.attachments
@@ -253,15 +257,9 @@ def _text_sha(summary: str, description: str) -> str:
     return hashlib.sha256(f"{summary}\n{description}".encode()).hexdigest()[:16]
 
 
-def _refresh(tracker: Tracker, ticket: Ticket, summary: str, description: str, metadata: dict | None,
-             text_sha: str | None = None) -> list[str]:
-    """Update summary and description when what we would write changed; and the metadata, if given."""
-    changes = []
-    wanted = text_sha or (metadata or {}).get("text_sha")
-    if ticket.metadata.get("text_sha") != wanted:
-        tracker.update_ticket(ticket.key, summary=summary, description=description)
-        changes.append("description")
-    if metadata is not None and ticket.metadata != metadata:
-        tracker.set_metadata(ticket.key, metadata)
-        changes.append("metadata")
-    return changes
+def _refresh_text(tracker: Tracker, ticket: Ticket, summary: str, description: str, text_sha: str) -> list[str]:
+    """Rewrite summary and description when what jiracampaign would write changed (compared by digest)."""
+    if ticket.metadata.get("text_sha") == text_sha:
+        return []
+    tracker.update_ticket(ticket.key, summary=summary, description=description)
+    return ["description"]

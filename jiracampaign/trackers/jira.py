@@ -155,8 +155,10 @@ class JiraTracker(Tracker):
         self.tickets[ticket.key] = ticket
         return ticket
 
-    def _search(self, jql: str) -> list[Ticket]:
-        found = (self._ticket(raw) for raw in self.client.search(jql, self._fields(), [PROPERTY], list(self.written)))
+    def _search(self, jql: str, reconcile: list[int] | None = None) -> list[Ticket]:
+        """Tickets matching ``jql``; Cloud is asked to reconcile ``reconcile`` (default: the ids written here)."""
+        ids = list(self.written) if reconcile is None else reconcile
+        found = (self._ticket(raw) for raw in self.client.search(jql, self._fields(), [PROPERTY], ids))
         return [t for t in found if t is not None]
 
     def find_tickets(self, campaign: str) -> list[Ticket]:
@@ -169,9 +171,7 @@ class JiraTracker(Tracker):
             chunk = refs[start:start + BULK]
             keys = ", ".join(key for key, _ in chunk)
             ids = [int(i) for _, i in chunk if str(i).isdigit()]
-            found = self.client.search(f'project = "{self.project}" AND key in ({keys}) ORDER BY key ASC',
-                                       self._fields(), [PROPERTY], ids)
-            out += [t for t in (self._ticket(raw) for raw in found) if t is not None]
+            out += self._search(f'project = "{self.project}" AND key in ({keys}) ORDER BY key ASC', ids)
         return out
 
     def list_open_submissions(self, campaign: str | None = None) -> list[Ticket]:
