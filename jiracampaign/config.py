@@ -44,6 +44,10 @@ CONFIG_KEYS: tuple[Key, ...] = (
         Key("monitor_url", "str", "Monitor base URL, e.g. https://usdf-panda-bigmon.slac.stanford.edu:8443."),
         Key("requests_per_hour", "posint", "Request budget shared by every jiracampaign process on this machine."),
         Key("timeout", "posint", "Seconds before a monitor request times out."),
+        Key("max_retries", "int", "Retries on 429 (after its Retry-After), 5xx, timeouts and lost connections."),
+        Key("days", "posint", "Smallest look-back window in days; widened automatically to reach the oldest open run."),
+        Key("max_failed_jobs", "posint", "Failed jobs read per run for the failure summary."),
+        Key("username", "str", "Only runs submitted by this PanDA user (empty: any user)."),
     )),
     Key("bps", "section", "The BPS command line.", keys=(
         Key("command", "str", "Command used to submit: `bps`, or a path or wrapper."),

@@ -14,6 +14,7 @@ __all__ = [
     "TemplateError",
     "PlanError",
     "TrackerError",
+    "SourceError",
 ]
 
 
@@ -26,6 +27,7 @@ class ExitStatus(enum.IntEnum):
     BAD_INPUT = 3
     CREDENTIALS = 4
     TRACKER = 5
+    SOURCE = 6
 
 
 class JiraCampaignError(Exception):
@@ -97,3 +99,9 @@ class TrackerError(JiraCampaignError):
     """The tracker (JIRA or the local store) refused or failed an operation; one line, no secrets."""
 
     exit_status = ExitStatus.TRACKER
+
+
+class SourceError(JiraCampaignError):
+    """A status source (the PanDA monitor, BPS) could not answer at all; one line, what to do next."""
+
+    exit_status = ExitStatus.SOURCE
