@@ -269,6 +269,9 @@ def config_cmd(state: _State, fmt: str) -> None:
     click.echo(render_rows(rows, [("setting", "SETTING"), ("value", "VALUE"), ("source", "SOURCE")], fmt), nl=False)
 
 
+from . import cli_runs  # noqa: E402,F401  (registers the run commands on `cli`)
+
+
 def main() -> None:
     """Console entry point."""
     cli.main(prog_name="jiracampaign")

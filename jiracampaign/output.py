@@ -22,7 +22,8 @@ def output_options(fn: Callable) -> Callable:
         ("nl", "Newline-delimited JSON, one object per line."),
         ("csv", "Comma-separated values with a header row."),
     )):
-        fn = click.option(f"--{flag}", "fmt", flag_value=flag, default=flag == "table", help=help_text)(fn)
+        extra = {"default": True} if flag == "table" else {}
+        fn = click.option(f"--{flag}", "fmt", flag_value=flag, help=help_text, **extra)(fn)
     return fn
 
 

@@ -121,3 +121,25 @@ def any_tracker(request, tmp_path, sleeps):
     yield tracker
     tracker.close()
     fake.stop()
+
+
+@pytest.fixture
+def fake_panda():
+    """A fake BigPanDA monitor (current wfprogress shape) on loopback."""
+    from tests.fakes.panda_server import FakeBigPanda
+
+    fake = FakeBigPanda().start()
+    yield fake
+    fake.stop()
+
+
+def make_panda_source(fake, sleeps, per_hour: int = 500, retries: int = 3, **kwargs):
+    """A PandaSource on the fake monitor with a budget file under the test's XDG data folder."""
+    from jiracampaign.config import data_dir
+    from jiracampaign.sources.budget import RequestBudget
+    from jiracampaign.sources.panda import PandaSource
+    from jiracampaign.sources.panda_client import MonitorClient
+
+    budget = RequestBudget(data_dir() / "panda-budget.sqlite", "fake", per_hour)
+    client = MonitorClient(fake.url, timeout=5, max_retries=retries, budget=budget, sleep=sleeps.append)
+    return PandaSource(client, **kwargs)

@@ -121,8 +121,9 @@ class PandaSource(StatusSource):
                               f"{type(answer).__name__}, not a list of runs")
         if not answer:  # the monitor's way of saying its database query failed
             return [RunStatus(name=r.name, source=self.name, state=BatchState.UNKNOWN, run_id=r.run_id,
-                              message="the PanDA monitor listed no runs at all (its database query probably failed); "
-                                      "state unknown, try again later") for r in runs]
+                              message=f"the PanDA monitor listed no runs at all for the last {days} days: its database "
+                                      "query probably failed (it answers [] then); state unknown, asking again next "
+                                      "time") for r in runs]
         rows = parse_wfprogress(answer)
         by_id = {row.request_id: row for row in rows}
         by_name = {row.name.casefold(): row for row in rows}

@@ -52,7 +52,7 @@ def parse(value: str) -> datetime:
 @dataclass
 class Fault:
     path: str  # regex searched in the path
-    kind: str  # "429", "429-message", "500", "503", "lost", "dbfail", "html"
+    kind: str  # "429", "429-message", "500", "503", "lost", "dbfail", "302" (a login redirect)
     times: int = 1
     retry_after: str | None = "2"
 
@@ -123,7 +123,7 @@ class FakeBigPanda:
         for label, nfiles in labels.items():
             task_id = next(self.task_ids)
             self.tasks[task_id] = {
-                "jeditaskid": task_id, "reqid": run["request_id"], "status": "running", "superstatus": "running",
+                "jeditaskid": task_id, "reqid": run["request_id"], "status": "defined", "superstatus": "defined",
                 "taskname": f"{name}_{label}_{run['request_id']}_{next(self.transform_ids)}",
                 "username": "iDDS", "site": site, "creationdate": space(created), "starttime": space(created),
                 "modificationtime": space(created), "statechangetime": space(created), "endtime": None,
@@ -163,6 +163,8 @@ class FakeBigPanda:
             for key, value in (("nfilesfinished", finished), ("nfilesfailed", failed), ("_running", running)):
                 if value is not None:
                     task[key] = value
+            if status is None and task["status"] == "defined" and any(v for v in (finished, failed, running)):
+                status = "running"  # work started
             if status:
                 task["status"] = task["superstatus"] = status
                 if status in ("done", "finished", "failed", "broken", "aborted"):
@@ -305,7 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self.html(int(fault.kind), "Server Error (500)")
         if self.headers.get("Authorization"):
             return self.send(401, {"detail": "Invalid token."})
-        if not wants_json and not path.startswith("/login"):
+        if (fault and fault.kind == "302") or (not wants_json and not path.startswith("/login")):
             self.send_response(302)
             self.send_header("Location", f"/login/?next={quote(self.path)}")
             self.send_header("Content-Length", "0")
@@ -342,6 +344,10 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, rows
         if path == "/tasks/":
             return 200, self.tasks(q, now)
+        if path in ("/task", "/task/") and "jeditaskid" in q:  # the same view as /task/<id>/
+            path = f"/task/{_int(q['jeditaskid'], 'jeditaskid')}/"
+        if path in ("/job", "/job/") and "pandaid" in q:
+            path = f"/job/{_int(q['pandaid'], 'pandaid')}/"
         if m := re.fullmatch(r"/task/(\d+)/", path):
             task = fake.tasks.get(int(m.group(1)))
             if task is None:
