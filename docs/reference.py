@@ -59,7 +59,40 @@ def cli_blocks() -> dict[str, str]:
     return {"cli-help": "\n\n".join(parts)}
 
 
-FILES = {"spec.md": spec_blocks, "config.md": config_blocks, "cli.md": cli_blocks}
+def states_blocks() -> dict[str, str]:
+    from jiracampaign import states
+
+    def grouped(table: dict) -> str:
+        rows = ["| state | from |", "|---|---|"]
+        for state in states.BatchState:
+            names = [f"`{name}`" for name, value in table.items() if value is state]
+            if names:
+                rows.append(f"| `{state}` | {', '.join(names)} |")
+        return "\n".join(rows)
+
+    model = ["| state | final | meaning |", "|---|---|---|"]
+    for state in states.BatchState:
+        model.append(f"| `{state}` | {'yes' if state.final else ''} | {_STATE_MEANING[state.value]} |")
+    jobs = ["| counted as | PanDA job states |", "|---|---|"]
+    for bucket in states.JOB_BUCKETS:
+        jobs.append(f"| {bucket} | " + ", ".join(f"`{n}`" for n, b in states.PANDA_JOB_STATES.items() if b == bucket) + " |")
+    return {"batch-states": "\n".join(model), "idds-request": grouped(states.IDDS_REQUEST_STATES),
+            "idds-processing": grouped(states.IDDS_PROCESSING_STATES), "jedi-task": grouped(states.JEDI_TASK_STATES),
+            "panda-job": "\n".join(jobs)}
+
+
+_STATE_MEANING = {
+    "pending": "accepted, nothing running yet",
+    "running": "work in progress, possibly with failures so far",
+    "succeeded": "every input processed",
+    "partial": "ended with some inputs failed: needs review (rescue, or accept)",
+    "failed": "ended without a usable result",
+    "held": "suspended or stuck: an operator must act",
+    "cancelled": "aborted by someone",
+    "unknown": "the source could not say: run not found, unrecognised state, or monitor outage",
+}
+
+FILES = {"spec.md": spec_blocks, "config.md": config_blocks, "cli.md": cli_blocks, "states.md": states_blocks}
 _BLOCK = re.compile(r"(<!-- BEGIN (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END (?P=name) -->)", re.S)
 
 
