@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_plan.py
 	$(BIN)/python benchmarks/bench_create.py
+	$(BIN)/python benchmarks/bench_panda.py
 
 clean:
 	rm -rf $(VENV) build campaigns

@@ -24,6 +24,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -68,10 +69,13 @@ class FakeBigPanda:
         Requests per client per rolling hour before 429 (rejected requests do not count).
     now : callable
         The monitor's clock (UTC).
+    latency : `float`
+        Seconds added to every answer (benchmarks).
     """
 
-    def __init__(self, shape: str = "current", quota: int = 1000, now: Callable[[], datetime] | None = None):
-        self.shape, self.quota = shape, quota
+    def __init__(self, shape: str = "current", quota: int = 1000, now: Callable[[], datetime] | None = None,
+                 latency: float = 0.0):
+        self.shape, self.quota, self.latency = shape, quota, latency
         self.now = now or (lambda: datetime.now(timezone.utc))
         self.runs: list[dict] = []     # wfprogress rows (built ones get their counts from their tasks)
         self.tasks: dict[int, dict] = {}
@@ -291,6 +295,8 @@ class _Handler(BaseHTTPRequestHandler):
         q = {k: v[-1] for k, v in query.items()}
         record = {"path": path, "query": q, "headers": dict(self.headers)}
         fake.log.append(record)
+        if fake.latency:
+            time.sleep(fake.latency)
         with fake.lock:
             fault = next((f for f in fake.faults if f.times > 0 and re.search(f.path, path)), None)
             if fault:
