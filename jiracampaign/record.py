@@ -17,7 +17,7 @@ from .model import Campaign, Submission, submission_id
 from .plan import Plan, build_plan, check_folder, manifest_refs, write_plan
 from .render import Renderer
 from .spec import LoadedSpec
-from .trackers.base import NewTicket, Ticket, Tracker
+from .trackers.base import EPIC_LABEL, NewTicket, Ticket, Tracker
 
 __all__ = ["RecordResult", "record_campaign", "describe_campaign", "describe_submission", "submission_metadata"]
 
@@ -183,8 +183,8 @@ def record_campaign(
     epic = existing.get(campaign.id)
     epic_created = epic is None
     if epic is None:
-        (epic,) = tracker.create_tickets([NewTicket("campaign", campaign.id, campaign.id, epic_summary, epic_text, [],
-                                                    epic_meta)])
+        (epic,) = tracker.create_tickets([NewTicket("campaign", campaign.id, campaign.id, epic_summary, epic_text,
+                                                    [EPIC_LABEL], epic_meta)])
     else:
         _refresh_text(tracker, epic, epic_summary, epic_text, epic_meta["text_sha"])
         if epic.metadata != epic_meta:

@@ -50,6 +50,8 @@ def setting(monkeypatch, tmp_path):
         return
     if RECORD:
         from tests.fakes.panda_server import FakeBigPanda
+        for stale in HERE.glob("*.yaml"):  # vcrpy's "all" mode appends to a cassette; start afresh
+            stale.unlink()
 
         fake = FakeBigPanda().start()
         run = "u_jdoe_DM-4242_step1_20261124T101010Z"

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Ticket", "NewTicket", "Tracker", "PROPERTY", "LABEL", "campaign_label", "ident_label", "CATEGORIES"]
+__all__ = ["Ticket", "NewTicket", "Tracker", "PROPERTY", "SYNC_PROPERTY", "LABEL", "EPIC_LABEL", "campaign_label",
+           "ident_label", "CATEGORIES"]
 
 PROPERTY = "jiracampaign"  # issue property holding a ticket's machine-readable metadata
+SYNC_PROPERTY = "jiracampaign.sync"  # issue property holding what sync last wrote to a submission ticket
 LABEL = "jiracampaign"  # on every ticket jiracampaign creates
+EPIC_LABEL = "jc-epic"  # on campaign epics, so sync finds them with one search
 CATEGORIES = ("new", "indeterminate", "done")  # JIRA status categories, in workflow order
 
 
@@ -75,6 +78,7 @@ class Ticket:
     attachments: dict[str, str] = field(default_factory=dict)
     parent: str | None = None
     id: str = ""
+    sync: dict[str, Any] = field(default_factory=dict)  # what sync last wrote (submission tickets)
 
 
 class Tracker:
@@ -144,6 +148,14 @@ class Tracker:
 
     def list_open_submissions(self, campaign: str | None = None) -> list[Ticket]:
         """Submission tickets not in a done status, with their metadata, in bulk."""
+        raise NotImplementedError
+
+    def open_epics(self, campaign: str | None = None) -> list[Ticket]:
+        """Campaign epics not in a done status (one campaign, or all), with metadata and attachments: one request."""
+        raise NotImplementedError
+
+    def set_sync_record(self, key: str, record: dict[str, Any]) -> None:
+        """Replace what sync last wrote to a submission ticket (kept apart from the metadata `create` manages)."""
         raise NotImplementedError
 
     def close(self) -> None:

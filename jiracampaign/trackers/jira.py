@@ -19,7 +19,7 @@ from ..credentials import find_secret
 from ..errors import ConfigError, TrackerError
 from jira import JIRAError
 
-from .base import CATEGORIES, LABEL, PROPERTY, NewTicket, Ticket, Tracker, campaign_label, ident_label
+from .base import CATEGORIES, EPIC_LABEL, LABEL, PROPERTY, SYNC_PROPERTY, NewTicket, Ticket, Tracker, campaign_label, ident_label
 from .jira_client import JiraClient, Transient
 
 __all__ = ["JiraTracker", "marker_line"]
@@ -138,7 +138,8 @@ class JiraTracker(Tracker):
 
     def _ticket(self, raw: dict) -> Ticket | None:
         fields = raw.get("fields") or {}
-        meta = (raw.get("properties") or {}).get(PROPERTY) or {}
+        properties = raw.get("properties") or {}
+        meta = properties.get(PROPERTY) or {}
         labels = fields.get("labels") or []
         ident = next((label[len("jcid-"):] for label in labels if label.startswith("jcid-")), None)
         if ident is None:
@@ -150,7 +151,7 @@ class JiraTracker(Tracker):
             status=status.get("name", ""), category=(status.get("statusCategory") or {}).get("key", "new"),
             labels=labels, metadata=meta,
             attachments={a["filename"]: str(a["id"]) for a in sorted(fields.get("attachment") or [], key=lambda a: int(a["id"]))},
-            parent=parent, id=str(raw.get("id", "")),
+            parent=parent, id=str(raw.get("id", "")), sync=properties.get(SYNC_PROPERTY) or {},
         )
         self.tickets[ticket.key] = ticket
         return ticket
@@ -158,7 +159,7 @@ class JiraTracker(Tracker):
     def _search(self, jql: str, reconcile: list[int] | None = None) -> list[Ticket]:
         """Tickets matching ``jql``; Cloud is asked to reconcile ``reconcile`` (default: the ids written here)."""
         ids = list(self.written) if reconcile is None else reconcile
-        found = (self._ticket(raw) for raw in self.client.search(jql, self._fields(), [PROPERTY], ids))
+        found = (self._ticket(raw) for raw in self.client.search(jql, self._fields(), [PROPERTY, SYNC_PROPERTY], ids))
         return [t for t in found if t is not None]
 
     def find_tickets(self, campaign: str) -> list[Ticket]:
@@ -178,6 +179,11 @@ class JiraTracker(Tracker):
         label = campaign_label(campaign) if campaign else LABEL
         jql = f'project = "{self.project}" AND labels = "{label}" AND statusCategory != Done ORDER BY key ASC'
         return [t for t in self._search(jql) if t.kind == "submission"]
+
+    def open_epics(self, campaign: str | None = None) -> list[Ticket]:
+        extra = f' AND labels = "{campaign_label(campaign)}"' if campaign else ""
+        jql = f'project = "{self.project}" AND labels = "{EPIC_LABEL}"{extra} AND statusCategory != Done ORDER BY key ASC'
+        return [t for t in self._search(jql) if t.kind == "campaign"]
 
     def _find_idents(self, idents: list[str]) -> dict[str, Ticket]:
         """Tickets with these idents, searching again while Cloud search may still lag behind a write."""
@@ -316,7 +322,7 @@ class JiraTracker(Tracker):
             att_id = ids[-1] if ids else None
         if att_id is None:
             return None
-        path = (f"{self.client.server}/rest/api/2/attachment/content/{att_id}" if self.client.cloud
+        path = (f"{self.client.server}/rest/api/2/attachment/content/{att_id}?redirect=false" if self.client.cloud
                 else f"{self.client.server}/secure/attachment/{att_id}/{filename}")
         return self.client.call("download attachment", lambda: self.client.raw("GET", path).content)
 
@@ -357,6 +363,11 @@ class JiraTracker(Tracker):
         self.client.put("set metadata", f"issue/{key}/properties/{PROPERTY}", metadata)
         if key in self.tickets:
             self.tickets[key].metadata = dict(metadata)
+
+    def set_sync_record(self, key: str, record: dict[str, Any]) -> None:
+        self.client.put("record sync", f"issue/{key}/properties/{SYNC_PROPERTY}", record)
+        if key in self.tickets:
+            self.tickets[key].sync = dict(record)
 
     # ---- workflow -----------------------------------------------------------------------------------
     def transition(self, key: str, target: str) -> bool:

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, data_dir
-from ..errors import JiraCampaignError
-from .base import CATEGORIES, NewTicket, Ticket, Tracker
+from ..errors import JiraCampaignError, TrackerError
+from .base import CATEGORIES, EPIC_LABEL, NewTicket, Ticket, Tracker
 
 __all__ = ["LocalTracker", "STATUSES"]
 
@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS comments (
     updated TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS comments_key ON comments (key, marker);
+CREATE TABLE IF NOT EXISTS sync_records (
+    key TEXT PRIMARY KEY,
+    record TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS history (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL,
@@ -108,8 +112,12 @@ class LocalTracker(Tracker):
             key=row["key"], kind=row["kind"], ident=row["ident"], summary=row["summary"],
             status=row["status"], category=STATUSES[row["status"]], labels=json.loads(row["labels"]),
             metadata=json.loads(row["metadata"]), description=row["description"],
-            attachments=attachments, parent=row["parent"], id=str(row["num"]),
+            attachments=attachments, parent=row["parent"], id=str(row["num"]), sync=self._sync_record(row["key"]),
         )
+
+    def _sync_record(self, key: str) -> dict[str, Any]:
+        row = self.db.execute("SELECT record FROM sync_records WHERE key = ?", (key,)).fetchone()
+        return json.loads(row["record"]) if row else {}
 
     def _get(self, key: str) -> sqlite3.Row:
         row = self.db.execute("SELECT * FROM tickets WHERE key = ?", (key,)).fetchone()
@@ -210,7 +218,7 @@ class LocalTracker(Tracker):
                 return False
             status = next(name for name, cat in STATUSES.items() if cat == target)
         else:
-            raise JiraCampaignError(f"{key}: no status or status category '{target}' (statuses: {', '.join(STATUSES)})")
+            raise TrackerError(f"{key}: no status or status category '{target}' (statuses: {', '.join(STATUSES)})")
         if status == row["status"]:
             return False
         with self.db:
@@ -227,6 +235,23 @@ class LocalTracker(Tracker):
             query += " AND campaign = ?"
             args.append(campaign)
         return [self._ticket(r) for r in self.db.execute(query + " ORDER BY num", args)]
+
+    def open_epics(self, campaign: str | None = None) -> list[Ticket]:
+        done = [name for name, cat in STATUSES.items() if cat == "done"]
+        query = f"SELECT * FROM tickets WHERE kind = 'campaign' AND status NOT IN ({', '.join('?' * len(done))})"
+        args: list[Any] = list(done)
+        if campaign:
+            query += " AND campaign = ?"
+            args.append(campaign)
+        return [t for t in (self._ticket(r) for r in self.db.execute(query + " ORDER BY num", args))
+                if EPIC_LABEL in t.labels]
+
+    def set_sync_record(self, key: str, record: dict[str, Any]) -> None:
+        self._get(key)
+        with self.db:
+            self.db.execute("INSERT INTO sync_records (key, record) VALUES (?, ?) "
+                            "ON CONFLICT(key) DO UPDATE SET record = excluded.record",
+                            (key, json.dumps(record, sort_keys=True)))
 
     def close(self) -> None:
         self.db.close()
