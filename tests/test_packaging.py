@@ -22,6 +22,9 @@ def test_wheel_ships_templates_and_plans_outside_the_repo(tmp_path, write):
     for name in ("jiracampaign/templates/panda.yaml.j2", "jiracampaign/templates/htcondor.yaml.j2",
                  "jiracampaign/templates/base.yaml.j2", "jiracampaign/etc/defaults.yaml"):
         assert name in names
+    # every module of the source tree is in the wheel (an editable install would otherwise hide a gap)
+    modules = {str(p.relative_to(REPO)) for p in (REPO / "jiracampaign").rglob("*.py")}
+    assert modules <= set(names), sorted(modules - set(names))
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     spec = write("spec.yaml", MINIMAL_SPEC)
