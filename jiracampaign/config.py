@@ -49,6 +49,17 @@ CONFIG_KEYS: tuple[Key, ...] = (
         Key("max_failed_jobs", "posint", "Failed jobs read per run for the failure summary."),
         Key("username", "str", "Only runs submitted by this PanDA user (empty: any user)."),
     )),
+    Key("sync", "section", "What `sync` writes to tickets.", keys=(
+        Key("pending_status", "str", "Ticket status(es) for a run accepted but not started; comma-separated, first reachable wins."),
+        Key("running_status", "str", "Ticket status(es) for a running run (also set by `submit` and `record`)."),
+        Key("held_status", "str", "Ticket status(es) for a held or suspended run (an operator must act)."),
+        Key("partial_status", "str", "Ticket status(es) for a run that ended with some inputs failed (to review)."),
+        Key("failed_status", "str", "Ticket status(es) for a failed run."),
+        Key("succeeded_status", "str", "Ticket status(es) for a run that succeeded."),
+        Key("cancelled_status", "str", "Ticket status(es) for a cancelled run."),
+        Key("unknown_status", "str", "Ticket status(es) when the source cannot tell; empty leaves the ticket alone."),
+        Key("known_errors", "str", "YAML file of your own known errors, tried before the packaged ones (see docs/sync.md)."),
+    )),
     Key("bps", "section", "The BPS command line.", keys=(
         Key("command", "str", "Command used to submit: `bps`, or a path or wrapper."),
     )),

@@ -19,7 +19,8 @@ from .render import Renderer
 from .spec import LoadedSpec
 from .trackers.base import EPIC_LABEL, NewTicket, Ticket, Tracker
 
-__all__ = ["RecordResult", "record_campaign", "describe_campaign", "describe_submission", "submission_metadata"]
+__all__ = ["RecordResult", "record_campaign", "describe_campaign", "describe_submission", "submission_metadata",
+           "run_rows", "text_sha", "yaml_diff"]
 
 NOT_YET = "_not yet submitted_"
 
@@ -75,14 +76,20 @@ def describe_submission(sub: Submission, campaign: Campaign, run: dict[str, Any]
         ("Output run", wiki.mono(sub.output_run)),
         ("Site", wiki.escape(sub.site)),
         ("Inputs", wiki.escape(sub.group.inputs if sub.group.inputs is not None else "-")),
-        ("Submitted", wiki.escape(run["submitted"]) if run.get("submitted") else NOT_YET),
-        ("Run", wiki.mono(run["run_name"]) if run.get("run_name") else NOT_YET),
-        ("Run id", wiki.mono(f"{run.get('wms', '')} {run['run_id']}".strip()) if run.get("run_id") else NOT_YET),
-    ]
+    ] + run_rows(run)
     return (
         f"{wiki.table(rows)}\n\nh4. Data query\n{wiki.noformat(sub.data_query)}\n\n"
         f"The BPS submit file is attached as {wiki.mono(Path(sub.file).name)}."
     )
+
+
+def run_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
+    """The description rows naming a submission's run (placeholders before it is submitted)."""
+    return [
+        ("Submitted", wiki.escape(run["submitted"]) if run.get("submitted") else NOT_YET),
+        ("Run", wiki.mono(run["run_name"]) if run.get("run_name") else NOT_YET),
+        ("Run id", wiki.mono(f"{run.get('wms', '')} {run['run_id']}".strip()) if run.get("run_id") else NOT_YET),
+    ]
 
 
 def submission_metadata(sub: Submission, run: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -115,7 +122,7 @@ def _campaign_metadata(campaign: Campaign, groups: dict[str, int]) -> dict[str, 
     }
 
 
-def _diff(old: bytes | None, new: str, name: str) -> str:
+def yaml_diff(old: bytes | None, new: str, name: str) -> str:
     before = (old or b"").decode("utf-8", "replace").splitlines()
     lines = difflib.unified_diff(before, new.splitlines(), f"{name} (before)", f"{name} (after)", lineterm="", n=1)
     text = "\n".join(lines)
@@ -127,7 +134,7 @@ def _change_comment(sub: Submission, old: bytes | None, old_sha: str | None) -> 
     was = f"sha256 {old_sha[:12]}" if old_sha else "no file"
     return (
         f"jiracampaign replaced the BPS submit file {wiki.mono(name)} ({was} → sha256 {sub.sha256[:12]}) "
-        f"because the campaign spec changed:\n{wiki.noformat(_diff(old, sub.yaml_text, name))}"
+        f"because the campaign spec changed:\n{wiki.noformat(yaml_diff(old, sub.yaml_text, name))}"
     )
 
 
@@ -179,7 +186,7 @@ def record_campaign(
 
     epic_summary = (f"Campaign {campaign.id}" + (f": {campaign.description}" if campaign.description else ""))[:250]
     epic_text = describe_campaign(campaign, counts)
-    epic_meta = _campaign_metadata(campaign, counts) | {"text_sha": _text_sha(epic_summary, epic_text)}
+    epic_meta = _campaign_metadata(campaign, counts) | {"text_sha": text_sha(epic_summary, epic_text)}
     epic = existing.get(campaign.id)
     epic_created = epic is None
     if epic is None:
@@ -225,7 +232,7 @@ def record_campaign(
         ticket, is_new = tickets[sub.id], sub.id in created
         run = ticket.metadata.get("run")
         summary, text = sub.title, describe_submission(sub, campaign, run)
-        meta = submission_metadata(sub, run) | {"text_sha": _text_sha(summary, text)}
+        meta = submission_metadata(sub, run) | {"text_sha": text_sha(summary, text)}
         changes = [] if is_new else _refresh_text(tracker, ticket, summary, text, meta["text_sha"])
         name = Path(sub.file).name
         if ticket.metadata.get("sha256") != sub.sha256 or name not in ticket.attachments:
@@ -252,14 +259,14 @@ def record_campaign(
     return result
 
 
-def _text_sha(summary: str, description: str) -> str:
+def text_sha(summary: str, description: str) -> str:
     """Digest of the summary and description jiracampaign wrote (JIRA may reformat the text itself)."""
     return hashlib.sha256(f"{summary}\n{description}".encode()).hexdigest()[:16]
 
 
-def _refresh_text(tracker: Tracker, ticket: Ticket, summary: str, description: str, text_sha: str) -> list[str]:
+def _refresh_text(tracker: Tracker, ticket: Ticket, summary: str, description: str, digest: str) -> list[str]:
     """Rewrite summary and description when what jiracampaign would write changed (compared by digest)."""
-    if ticket.metadata.get("text_sha") == text_sha:
+    if ticket.metadata.get("text_sha") == digest:
         return []
     tracker.update_ticket(ticket.key, summary=summary, description=description)
     return ["description"]

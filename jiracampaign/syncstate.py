@@ -101,13 +101,3 @@ class SyncState:
             return cls(body["campaign"], entries)
         except (OSError, ValueError, KeyError, TypeError, EOFError):
             return None
-
-    def merge_new(self, other: "SyncState") -> int:
-        """Take entries ``other`` has and this one lacks, or whose run is newer there (a submit ran meanwhile)."""
-        added = 0
-        for key, entry in other.entries.items():
-            mine = self.entries.get(key)
-            if mine is None or (mine.run_name != entry.run_name and (entry.submitted or "") > (mine.submitted or "")):
-                self.entries[key] = entry
-                added += 1
-        return added

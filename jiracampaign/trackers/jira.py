@@ -25,7 +25,7 @@ from .jira_client import JiraClient, Transient
 __all__ = ["JiraTracker", "marker_line"]
 
 BULK = 50
-FIELDS = ["summary", "status", "labels", "attachment", "issuetype", "parent"]
+FIELDS = ["summary", "status", "labels", "attachment", "issuetype", "parent", "description"]
 
 
 def marker_line(marker: str) -> str:
@@ -149,7 +149,7 @@ class JiraTracker(Tracker):
         ticket = Ticket(
             key=raw["key"], kind=meta.get("type", "submission"), ident=ident, summary=fields.get("summary", ""),
             status=status.get("name", ""), category=(status.get("statusCategory") or {}).get("key", "new"),
-            labels=labels, metadata=meta,
+            labels=labels, metadata=meta, description=fields.get("description") or "",
             attachments={a["filename"]: str(a["id"]) for a in sorted(fields.get("attachment") or [], key=lambda a: int(a["id"]))},
             parent=parent, id=str(raw.get("id", "")), sync=properties.get(SYNC_PROPERTY) or {},
         )
