@@ -12,6 +12,7 @@ from .cli import _State, cli
 from .config import data_dir
 from .errors import JiraCampaignError
 from .output import output_options, render_rows
+from .record import campaign_tickets
 from .runs import RunRef
 from .sources import open_source
 from .spec import load_spec
@@ -75,8 +76,8 @@ def _lock_path():
     return data_dir() / "sync.lock"
 
 
-def _campaign_tickets(tracker, targets: tuple[str, ...]) -> tuple[str, list, list]:
-    """Campaign id, its tickets, and the tickets named in ``targets`` (ticket keys)."""
+def _named_campaign(tracker, targets: tuple[str, ...]) -> str:
+    """The one campaign the tickets named in ``targets`` belong to."""
     named = tracker.find_known([(key, "") for key in targets])
     missing = sorted(set(targets) - {t.key for t in named})
     if missing:
@@ -84,8 +85,11 @@ def _campaign_tickets(tracker, targets: tuple[str, ...]) -> tuple[str, list, lis
     campaigns = {t.metadata.get("campaign") for t in named}
     if len(campaigns) != 1 or None in campaigns:
         raise JiraCampaignError(f"tickets {', '.join(targets)} must belong to one campaign (found {sorted(map(str, campaigns))})")
-    campaign = campaigns.pop()
-    return campaign, tracker.find_tickets(campaign), [t.key for t in named]
+    return campaigns.pop()
+
+
+def _folder_of(config, output_dir: str | None, campaign: str) -> Path:
+    return Path(output_dir) if output_dir else Path(config.get("campaigns_dir")) / campaign
 
 
 @cli.command()
@@ -112,12 +116,10 @@ def submit(state: _State, targets, steps, groups, output_dir, force: bool, dry_r
     config = state.config
     tracker = open_tracker(config)
     try:
-        if Path(targets[0]).is_file():
-            campaign = load_spec(targets[0]).campaign.id
-            tickets = tracker.find_tickets(campaign)
-            keys = None
-        else:
-            campaign, tickets, keys = _campaign_tickets(tracker, targets)
+        keys = None if Path(targets[0]).is_file() else set(targets)
+        campaign = load_spec(targets[0]).campaign.id if keys is None else _named_campaign(tracker, targets)
+        folder = _folder_of(config, output_dir, campaign)
+        tickets = campaign_tickets(tracker, campaign, folder)
         epic = next((t for t in tickets if t.kind == "campaign"), None)
         if epic is None:
             raise JiraCampaignError(f"campaign {campaign} is not recorded in {tracker.describe()}: run 'jiracampaign create SPEC' first")
@@ -125,7 +127,6 @@ def submit(state: _State, targets, steps, groups, output_dir, force: bool, dry_r
                     and (not steps or t.metadata.get("step") in steps) and (not groups or t.metadata.get("group") in groups)]
         if not selected:
             raise JiraCampaignError("no submission matches the selection")
-        folder = Path(output_dir) if output_dir else Path(config.get("campaigns_dir")) / campaign
         submitter = Submitter(tracker, folder, config.get("bps.command"), status_targets(config)["running"])
         with sync_lock(_lock_path(), wait=120) as locked:
             if not locked and not dry_run:
@@ -158,12 +159,14 @@ def record(state: _State, key: str, run_name: str, run_id, wms: str, submit_dir,
     config = state.config
     tracker = open_tracker(config)
     try:
-        campaign, tickets, _ = _campaign_tickets(tracker, (key,))
+        campaign = _named_campaign(tracker, (key,))
+        folder = _folder_of(config, None, campaign)
+        tickets = campaign_tickets(tracker, campaign, folder)
         ticket = next(t for t in tickets if t.key == key)
         epic = next((t for t in tickets if t.kind == "campaign"), None)
         if epic is None:
             raise JiraCampaignError(f"the epic of campaign {campaign} is missing in {tracker.describe()}")
-        submitter = Submitter(tracker, Path(config.get("campaigns_dir")) / campaign, config.get("bps.command"),
+        submitter = Submitter(tracker, folder, config.get("bps.command"),
                               status_targets(config)["running"])
         run = {"run_name": run_name, "run_id": run_id, "wms": wms, "submit_dir": submit_dir, "submitted": submitted}
         with sync_lock(_lock_path(), wait=120) as locked:

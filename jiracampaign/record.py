@@ -20,7 +20,7 @@ from .spec import LoadedSpec
 from .trackers.base import EPIC_LABEL, NewTicket, Ticket, Tracker
 
 __all__ = ["RecordResult", "record_campaign", "describe_campaign", "describe_submission", "submission_metadata",
-           "run_rows", "text_sha", "yaml_diff"]
+           "run_rows", "text_sha", "yaml_diff", "campaign_tickets"]
 
 NOT_YET = "_not yet submitted_"
 
@@ -138,6 +138,17 @@ def _change_comment(sub: Submission, old: bytes | None, old_sha: str | None) -> 
     )
 
 
+def campaign_tickets(tracker: Tracker, campaign_id: str, folder: Path) -> list[Ticket]:
+    """Every ticket of a campaign: one search, plus those the campaign folder's manifest knows that the
+    search does not show yet (JIRA Cloud's search lags behind writes), read by key."""
+    found = tracker.find_tickets(campaign_id)
+    seen = {t.ident for t in found}
+    unseen = [ref for ident, ref in manifest_refs(folder).items() if ident not in seen]
+    if unseen:
+        found += tracker.find_known(unseen)
+    return found
+
+
 def record_campaign(
     spec: LoadedSpec,
     tracker: Tracker,
@@ -170,11 +181,7 @@ def record_campaign(
     campaign = spec.campaign
     check_folder(campaign.id, folder, force)
     counts = {name: len(groups) for name, groups in spec.groups.items()}
-    found = tracker.find_tickets(campaign.id)
-    seen = {t.ident for t in found}
-    unseen = [ref for ident, ref in manifest_refs(folder).items() if ident not in seen]
-    if unseen:  # created from here before but not (yet) visible to search: read them by key
-        found += tracker.find_known(unseen)
+    found = campaign_tickets(tracker, campaign.id, folder)
     existing: dict[str, Ticket] = {}
     duplicates: list[Ticket] = []
     for ticket in sorted(found, key=lambda t: (t.ident, int(t.id or 0))):

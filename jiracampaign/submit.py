@@ -141,6 +141,7 @@ class Submitter:
         if not path.is_file():
             return SubmitResult(ticket.key, ticket.ident, "failed",
                                 f"{path} does not exist: run 'jiracampaign create SPEC' to write the campaign folder")
+        path = path.resolve()  # bps runs in the file's folder
         content = path.read_bytes()
         command = self.command + ["submit", str(path)]
         if dry_run:

@@ -160,7 +160,10 @@ class Syncer:
     def _load(self, epic: Ticket) -> SyncState | None:
         if DIGEST_FILE not in epic.attachments:
             return None
-        data = self.tracker.read_attachment(epic.key, DIGEST_FILE)
+        try:
+            data = self.tracker.read_attachment(epic.key, DIGEST_FILE)
+        except TrackerError:  # e.g. a lagging search named an attachment replaced since: rebuild instead
+            return None
         return SyncState.from_bytes(data) if data else None
 
     def _rebuild(self, epic: Ticket) -> SyncState:

@@ -119,10 +119,10 @@ class FakeBigPanda:
 
     # ---- scenario building ------------------------------------------------------------------
     def add_run(self, name: str, labels: dict[str, int], status: str = "Transforming", created: datetime | None = None,
-                username: str = "jdoe", site: str = "SLAC_Rubin") -> dict:
+                username: str = "jdoe", site: str = "SLAC_Rubin", request_id: int | None = None) -> dict:
         """A BPS run: one iDDS request and one JEDI task per label with that many input files."""
         created = created or self.now()
-        run = {"request_id": next(self.request_ids), "r_status": status, "created_at": space(created),
+        run = {"request_id": request_id or next(self.request_ids), "r_status": status, "created_at": space(created),
                "r_name": name, "username": username, "site": site, "cloud": "US", "_tasks": []}
         for label, nfiles in labels.items():
             task_id = next(self.task_ids)
