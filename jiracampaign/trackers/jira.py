@@ -72,7 +72,8 @@ class JiraTracker(Tracker):
             raise ConfigError("config", None, "jira.server" if not server else "jira.project",
                               "is empty: run 'jiracampaign init', or set it in the config file or environment")
         client = JiraClient(server, config.get("jira.auth"), config.get("jira.user"), find_secret(config),
-                            timeout=config.get("jira.timeout"), max_retries=config.get("jira.max_retries"))
+                            timeout=config.get("jira.timeout"), max_retries=config.get("jira.max_retries"),
+                            flavour=config.get("jira.flavour"))
         ids = {k: config.get(f"jira.{k}") for k in ("epic_type", "task_type", "subtask_type", "epic_link_field",
                                                      "epic_name_field")}
         return cls(client, project, config.get("jira.hierarchy"), ids)

@@ -26,6 +26,7 @@ __all__ = ["JiraClient", "Transient"]
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 NOT_CARRIED_OUT = {429, 503}  # the server says it did not do the work
 MAX_DELAY = 600.0
+KNOWN_FLAVOURS = {"cloud": ("Cloud", (1001, 0, 0)), "datacenter": ("Server", (9, 12, 0))}
 
 
 @dataclass
@@ -81,10 +82,13 @@ class JiraClient:
         Retries per request.
     sleep : callable
         Used between retries (tests pass a recorder).
+    flavour : `str`
+        ``cloud`` or ``datacenter`` when known (saved by ``init``): saves the serverInfo request on
+        every connection; ``auto`` asks the server.
     """
 
     def __init__(self, server: str, auth: str, user: str, secret: str, timeout: float = 30, max_retries: int = 3,
-                 sleep: Callable[[float], None] | None = None):
+                 sleep: Callable[[float], None] | None = None, flavour: str = "auto"):
         self.server = server.rstrip("/")
         self.retries = max_retries
         self.sleep = sleep or (lambda seconds: time.sleep(seconds))
@@ -93,9 +97,11 @@ class JiraClient:
         def connect() -> JIRA:
             credentials = {"basic_auth": (user, secret)} if auth == "basic" else {"token_auth": secret}
             return JIRA(self.server, options={"rest_api_version": "2"}, max_retries=0, timeout=timeout,
-                        get_server_info=True, validate=False, **credentials)
+                        get_server_info=flavour not in KNOWN_FLAVOURS, validate=False, **credentials)
 
         self.jira = self.call("connect", connect)
+        if flavour in KNOWN_FLAVOURS:
+            self.jira.deploymentType, self.jira._version = KNOWN_FLAVOURS[flavour]
         self.deployment = self.jira.deploymentType or "Server"
         self.cloud = bool(self.jira._is_cloud)
 

@@ -1,0 +1,161 @@
+"""Benchmark: requests, seconds and CPU per `sync` for 240 and 10,000 open submissions.
+
+Fake JIRA Cloud and fake PanDA monitor on loopback (with the given latency per request). For 240
+open submissions: a sync with 0, 10 and 240 runs changed; for 10,000 (a data-release campaign): 0
+and 10 changed. JIRA and PanDA requests are counted separately; CPU is the sync thread's own time
+(the fake servers run in other threads). The naive approach (page every open ticket, ask the
+monitor for each run's tasks and each task's jobs, comment and transition every ticket) is run
+for 240 and extrapolated from its per-ticket cost for 10,000.
+
+Usage: python benchmarks/bench_sync.py [--latency 0.01] [--big 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from jiracampaign.config import load_config  # noqa: E402
+from jiracampaign.runs import RunRef  # noqa: E402
+from jiracampaign.sources.budget import RequestBudget  # noqa: E402
+from jiracampaign.sources.panda import PandaSource  # noqa: E402
+from jiracampaign.sources.panda_client import MonitorClient  # noqa: E402
+from jiracampaign.sync import Syncer, add_runs  # noqa: E402
+from jiracampaign.syncstate import Entry  # noqa: E402
+from jiracampaign.trackers.base import EPIC_LABEL, NewTicket  # noqa: E402
+from jiracampaign.trackers.jira import JiraTracker  # noqa: E402
+from jiracampaign.trackers.jira_client import JiraClient  # noqa: E402
+from tests.fakes.jira_server import FakeJira  # noqa: E402
+from tests.fakes.panda_server import FakeBigPanda  # noqa: E402
+
+LABELS = {"isr": 40, "calibrateImage": 40, "transformPreSourceTable": 40, "consolidateVisitSummary": 1}
+OOM = {"piloterrorcode": 1305, "piloterrordiag": "Failed to execute payload: killed (out of memory)"}
+
+
+class World:
+    """A campaign of ``n`` submitted runs in a fake JIRA and a fake monitor."""
+
+    def __init__(self, n: int, latency: float, tmp: Path):
+        self.jira = FakeJira("cloud", lag=0, latency=latency).start()
+        self.panda = FakeBigPanda(latency=latency, quota=10**9).start()
+        self.config = load_config(overrides={"panda.monitor_url": self.panda.url})
+        self.budget = RequestBudget(tmp / "budget.sqlite", "bench", 10**9)
+        self.tracker = self._tracker()
+        campaign = f"bench{n}"
+        (self.epic,) = self.tracker.create_tickets([NewTicket(
+            "campaign", campaign, campaign, f"Campaign {campaign}", "benchmark", [EPIC_LABEL],
+            {"type": "campaign", "campaign": campaign, "steps": [{"name": "step1", "after": [], "groups": n}]})])
+        self.names = [f"u_pilot_{campaign}_step1_group{i:05d}_attempt1" for i in range(n)]
+        now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+        items = [NewTicket("submission", f"{campaign}_step1_{i:05d}", campaign, f"{campaign} step1 {i}", "submission",
+                           ["jc-step-step1"], {"type": "submission", "campaign": campaign, "step": "step1", "group": i,
+                                               "run": {"run_name": name, "run_id": str(100000 + i), "wms": "panda",
+                                                       "submitted": now}}, parent=self.epic.key)
+                 for i, name in enumerate(self.names)]
+        self.tickets = self.tracker.create_tickets(items)
+        for i, name in enumerate(self.names):
+            self.panda.add_run(name, LABELS, request_id=100000 + i)
+            self.panda.progress(name, "isr", finished=1, running=5)
+
+    def _tracker(self) -> JiraTracker:
+        client = JiraClient(self.jira.url, "basic", self.jira.user, self.jira.token, timeout=30, flavour="cloud")
+        return JiraTracker(client, "CAMP")  # flavour known (saved by init): no serverInfo request
+
+    def source(self) -> PandaSource:
+        return PandaSource(MonitorClient(self.panda.url, budget=self.budget))
+
+    def mark_synced(self) -> None:
+        """Write the digest as a completed sync would (without writing every ticket first)."""
+        statuses = self.source().statuses([RunRef(t.metadata["run"]["run_name"], t.metadata["run"]["run_id"])
+                                           for t in self.tickets])
+        entries = [Entry(t.key, t.ident, "step1", "panda", s.name, s.run_id, t.metadata["run"]["submitted"], s.digest,
+                         s.state.value, "In Progress", s.total, s.finished, s.failed)
+                   for t, s in zip(self.tickets, statuses)]
+        add_runs(self.tracker, self.epic, entries)
+
+    def change(self, count: int, step: int) -> None:
+        for i, name in enumerate(self.names[:count]):
+            if i % 10 == 0:
+                self.panda.progress(name, "isr", finished=1 + step, failed=step, error=OOM)
+            else:
+                self.panda.progress(name, "isr", finished=1 + step)
+
+    def sync(self) -> tuple[int, int, float, float, int]:
+        jira0, panda0 = len(self.jira.log), len(self.panda.log)
+        syncer = Syncer(self._tracker(), self.config, sources={"panda": self.source()})
+        wall, cpu = time.perf_counter(), time.thread_time()
+        report = syncer.run()
+        cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+        assert not report.problems, report.problems
+        return len(self.jira.log) - jira0, len(self.panda.log) - panda0, wall, cpu, report.changed
+
+    def naive(self) -> tuple[int, int, float]:
+        """Poll every open ticket's run in full and comment on (and transition) every ticket."""
+        jira0, panda0 = len(self.jira.log), len(self.panda.log)
+        tracker, client = self._tracker(), MonitorClient(self.panda.url)
+        start = time.perf_counter()
+        for ticket in tracker.list_open_submissions():
+            run = ticket.metadata["run"]["run_name"]
+            for task in client.get("/tasks/", {"taskname": f"{run}*", "days": 30}):
+                client.get("/jobs/", {"jeditaskid": task["jeditaskid"], "mode": "nodrop"})
+            tracker.client.raw("POST", f"issue/{ticket.key}/comment", body={"body": f"status of {run}"})
+            tracker.client.get("transitions", f"issue/{ticket.key}/transitions")
+        return len(self.jira.log) - jira0, len(self.panda.log) - panda0, time.perf_counter() - start
+
+    def close(self) -> None:
+        self.jira.stop()
+        self.panda.stop()
+
+
+def row(label: str, jira: int, panda: int, wall: float, cpu: float | None, naive: tuple | None = None) -> None:
+    cpu_text = f"{cpu:8.2f}" if cpu is not None else f"{'':>8}"
+    text = f"{label:<26} {jira:>6} {panda:>6} {jira + panda:>6} {wall:>8.2f} {cpu_text}"
+    if naive:
+        total = naive[0] + naive[1]
+        text += f"   {naive[0]:>7} {naive[1]:>7} {total:>7}  {total / max(1, jira + panda):>6.0f}x"
+    print(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.01)
+    parser.add_argument("--big", type=int, default=10000)
+    args = parser.parse_args()
+    print(f"latency {args.latency * 1000:.0f} ms per request; {len(LABELS)} tasks per run; 1 changed run in 10 gets new "
+          "failures")
+    print(f"{'sync':<26} {'JIRA':>6} {'PanDA':>6} {'total':>6} {'wall s':>8} {'CPU s':>8}   "
+          f"{'naive J':>7} {'naive P':>7} {'naive':>7}  {'ratio':>7}")
+    with tempfile.TemporaryDirectory() as tmp:
+        world = World(240, args.latency, Path(tmp))
+        row("240 open, first sync", *world.sync()[:4])
+        naive = world.naive()
+        for count, step in ((0, 0), (10, 2), (240, 4)):
+            world.change(count, step)
+            jira, panda, wall, cpu, changed = world.sync()
+            assert changed == count, (changed, count)
+            row(f"240 open, {count} changed", jira, panda, wall, cpu, naive)
+        world.close()
+
+        big = World(args.big, args.latency, Path(tmp))
+        big.mark_synced()
+        per_ticket = ((naive[0] - 3) / 240, naive[1] / 240)  # extrapolated from the 240 run
+        naive_big = (round(3 + per_ticket[0] * args.big), round(per_ticket[1] * args.big), 0.0)
+        for count, step in ((0, 0), (10, 2)):
+            big.change(count, step)
+            jira, panda, wall, cpu, changed = big.sync()
+            assert changed == count, (changed, count)
+            row(f"{args.big} open, {count} changed", jira, panda, wall, cpu, naive_big)
+        big.close()
+    print("Targets: idle sync of 240 open <= 3 requests; of 10,000 open <= 15 requests and < 10 s CPU.")
+
+
+if __name__ == "__main__":
+    main()
