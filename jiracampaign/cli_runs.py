@@ -78,7 +78,7 @@ def _lock_path():
 
 def _named_campaign(tracker, targets: tuple[str, ...]) -> str:
     """The one campaign the tickets named in ``targets`` belong to."""
-    named = tracker.find_known([(key, "") for key in targets])
+    named = [t for t in (tracker.get_ticket(key) for key in targets) if t is not None]
     missing = sorted(set(targets) - {t.key for t in named})
     if missing:
         raise JiraCampaignError(f"no such ticket in {tracker.describe()}: {', '.join(missing)}")

@@ -103,6 +103,10 @@ class Tracker:
         """Every ticket of a campaign (epic, steps, submissions) with metadata, attachments and status, in bulk."""
         raise NotImplementedError
 
+    def get_ticket(self, key: str) -> Ticket | None:
+        """One ticket by key, read directly (never through a lagging search); `None` if there is none."""
+        raise NotImplementedError
+
     def find_known(self, refs: list[tuple[str, str]]) -> list[Ticket]:
         """Tickets by ``(key, id)`` this machine created before, read consistently (not through a lagging search)."""
         raise NotImplementedError

@@ -14,11 +14,11 @@ import json
 from collections import deque
 from typing import Any
 
+from jira import JIRAError
+
 from ..config import Config
 from ..credentials import find_secret
 from ..errors import ConfigError, TrackerError
-from jira import JIRAError
-
 from .base import CATEGORIES, EPIC_LABEL, LABEL, PROPERTY, SYNC_PROPERTY, NewTicket, Ticket, Tracker, campaign_label, ident_label
 from .jira_client import JiraClient, Transient
 
@@ -165,6 +165,16 @@ class JiraTracker(Tracker):
 
     def find_tickets(self, campaign: str) -> list[Ticket]:
         return self._search(f'project = "{self.project}" AND labels = "{campaign_label(campaign)}" ORDER BY key ASC')
+
+    def get_ticket(self, key: str) -> Ticket | None:
+        try:
+            raw = self.client.raw("GET", f"issue/{key}", {"fields": ",".join(self._fields()),
+                                                          "properties": f"{PROPERTY},{SYNC_PROPERTY}"})
+        except JIRAError as exc:
+            if exc.status_code == 404:
+                return None
+            raise self.client.error("read ticket", exc) from None
+        return self._ticket(raw.json())
 
     def find_known(self, refs: list[tuple[str, str]]) -> list[Ticket]:
         """Search by key, naming the ids in ``reconcileIssues`` so Cloud returns them even while its index lags."""

@@ -129,6 +129,10 @@ class LocalTracker(Tracker):
         rows = self.db.execute("SELECT * FROM tickets WHERE campaign = ? ORDER BY num", (campaign,)).fetchall()
         return [self._ticket(r) for r in rows]
 
+    def get_ticket(self, key: str) -> Ticket | None:
+        row = self.db.execute("SELECT * FROM tickets WHERE key = ?", (key,)).fetchone()
+        return self._ticket(row) if row else None
+
     def find_known(self, refs: list[tuple[str, str]]) -> list[Ticket]:
         keys = [key for key, _ in refs]
         rows = self.db.execute(f"SELECT * FROM tickets WHERE key IN ({', '.join('?' * len(keys))}) ORDER BY num", keys)
