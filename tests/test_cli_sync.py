@@ -29,6 +29,8 @@ class Campaign(Env):
         self.args += ["--set", f"panda.monitor_url={self.panda.url}", "--set", f"bps.command={sys.executable} {FAKE_BPS}",
                       "--set", "campaigns_dir=camps"]
         self.env.update({"FAKE_BPS_LOG": str(self.bps_log)})
+        if self.fake:  # as `init` saves it
+            self.args += ["--set", f"jira.flavour={kind}"]
         self.keys: dict[str, str] = {}
 
     def close(self):
@@ -117,9 +119,13 @@ def test_submit_then_follow_a_campaign_through_every_state(camp):
 
     # nothing new: nothing written, one monitor request
     writes, monitor = camp.tracker_writes(), len(camp.panda.log)
+    jira_requests = len(camp.fake.log) if camp.fake else 0
     idle = camp.run("sync")
     assert idle.exit_code == 0 and "0 changed, wrote 0 updates" in idle.stderr
     assert camp.tracker_writes() == writes and len(camp.panda.log) == monitor + 1
+    if camp.fake:  # the epic search and the digest download: 3 requests in all with the monitor's one
+        idle_paths = [r["path"] for r in camp.fake.log[jira_requests:]]
+        assert len(idle_paths) == 2 and "attachment" in idle_paths[1], idle_paths
 
     # tick 2: A ends with some failures, B fails, C is held
     camp.panda.progress(runs[0]["run_name"], "isr", finished=8, failed=2, running=0, status="finished", error=OOM)

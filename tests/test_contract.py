@@ -63,7 +63,8 @@ def exchange_to_mock(record: dict) -> tuple[int, MockRequest, MockResponse | Non
 
 
 def traffic(monkeypatch, runner, write) -> list[dict]:
-    """The canonical flows on Cloud: init, create, re-create after an edit, a transition, a comment."""
+    """The canonical flows on Cloud: init, create, re-create after an edit, a transition, a comment,
+    submit and sync."""
     monkeypatch.setattr(time, "sleep", lambda s: None)
     fake = FakeJira("cloud").start()
     env = {"JIRACAMPAIGN_JIRA_TOKEN": fake.token}
@@ -85,6 +86,27 @@ def traffic(monkeypatch, runner, write) -> list[dict]:
         tracker.upsert_comment(key, "status", "running")
         tracker.upsert_comment(key, "status", "done")
         tracker.list_open_submissions("demo-w47")
+        tracker.get_ticket(key)
+        # submit step1 with the stand-in bps, then sync twice against the fake monitor
+        import sys
+
+        from tests.fakes.panda_server import FakeBigPanda
+        panda = FakeBigPanda().start()
+        try:
+            log = spec.parent / "bps.log"
+            run_args = [*args, "--set", f"panda.monitor_url={panda.url}",
+                        "--set", f"bps.command={sys.executable} {REPO / 'tests' / 'fakes' / 'fake_bps.py'}"]
+            env_bps = {**env, "FAKE_BPS_LOG": str(log)}
+            assert runner.invoke(cli, [*run_args, "submit", str(spec), "--step", "step1", "-o", "camp"],
+                                 env=env_bps).exit_code == 0
+            for line in log.read_text().splitlines():
+                run = json.loads(line)
+                panda.add_run(run["run_name"], {"isr": 4}, request_id=run["run_id"])
+                panda.progress(run["run_name"], "isr", finished=1, failed=1, error={"piloterrorcode": 1305})
+            for _ in range(3):
+                assert runner.invoke(cli, [*run_args, "sync"], env=env).exit_code == 0
+        finally:
+            panda.stop()
         return list(fake.log)
     finally:
         fake.stop()
@@ -111,7 +133,8 @@ def test_requests_and_fake_responses_match_atlassian_openapi(specs, monkeypatch,
                 problems.append(f"response {where}: {exc.__class__.__name__}: {exc}")
         checked.add((record["method"], record["path"].rsplit("/", 1)[0] if record["path"][-1].isdigit() else record["path"]))
     assert problems == []
-    assert len(checked) >= 12
+    assert len(checked) >= 14
+    assert ("PUT", "/rest/api/2/issue/CAMP-2/properties/jiracampaign.sync") in checked
 
 
 def test_the_validator_rejects_a_wrong_response(specs):
