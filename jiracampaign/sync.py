@@ -24,7 +24,7 @@ from .config import Config
 from .errors import JiraCampaignError, SourceError, TrackerError
 from .known_errors import load_known_errors
 from .runs import RunRef, RunStatus
-from .sources import StatusSource, open_source
+from .sources import ALIASES as SOURCE_ALIASES, StatusSource, open_source
 from .states import BatchState
 from .summary import (ROLLUP_MARKER, STATUS_MARKER, failure_marker, failure_signatures, failure_summary, rollup,
                       status_comment)
@@ -141,6 +141,10 @@ class Syncer:
         dirty = {key for key, (_, _, rebuilt) in states.items() if rebuilt}
         for name, items in pending.items():
             report.runs += len(items)
+            if name not in self.sources and name not in SOURCE_ALIASES:
+                report.unknown += [(e.key, e.run_name, f"no status source for '{name}' runs yet (only PanDA runs are "
+                                    "followed); use 'bps report'") for _, e in items]
+                continue
             try:
                 source = self.source(name)
                 before = source.requests_made

@@ -185,3 +185,29 @@ def test_user_known_errors_come_first_and_bad_ones_name_file_and_line(local_camp
     result = local_camp.run("--set", f"sync.known_errors={bad}", "sync")
     assert result.exit_code == 3
     assert f"{bad}:3: [0].action: expected one of 'rescue', 'retry', 'accept', 'investigate', got 'panic'" in result.stderr
+
+
+def test_runs_without_a_status_source_are_reported_unknown_not_failed(local_camp):
+    local_camp.create()
+    key = local_camp.keys["demo-w47_step1_001"]
+    assert local_camp.run("record", key, "--run-name", "u_jdoe_condor_1", "--wms", "htcondor").exit_code == 0
+    result = local_camp.run("sync")
+    assert result.exit_code == 0
+    assert f"Unknown: {key} u_jdoe_condor_1: no status source for 'bps' runs yet" in result.stderr
+
+
+def test_watch_repeats_until_interrupted(local_camp, monkeypatch):
+    running(local_camp)
+    import time
+
+    passes = []
+
+    def stop(seconds):
+        passes.append(seconds)
+        if len(passes) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(time, "sleep", stop)
+    result = local_camp.run("sync", "--watch", "60")
+    assert result.exit_code == 130 and passes == [60, 60]
+    assert result.stderr.count("Synced 3 runs") == 2
