@@ -14,6 +14,17 @@ from .yamlsrc import load_located
 
 __all__ = ["CONFIG_KEYS", "Config", "load_config", "config_path", "data_dir", "env_var", "leaf_keys"]
 
+_RUN_STATES = (  # BatchState values and what they mean for the ticket (see docs/states.md)
+    ("pending", "accepted but not started"),
+    ("running", "running (also set by `submit` and `record`)"),
+    ("succeeded", "that succeeded"),
+    ("partial", "that ended with some inputs failed (to review)"),
+    ("failed", "that failed"),
+    ("held", "held or suspended (an operator must act)"),
+    ("cancelled", "that was cancelled"),
+    ("unknown", "the source cannot tell about (empty leaves the ticket alone)"),
+)
+
 CONFIG_KEYS: tuple[Key, ...] = (
     Key("tracker", "str", "Where campaigns are recorded: `local` (embedded SQLite store) or `jira`.",
         choices=("local", "jira")),
@@ -50,14 +61,8 @@ CONFIG_KEYS: tuple[Key, ...] = (
         Key("username", "str", "Only runs submitted by this PanDA user (empty: any user)."),
     )),
     Key("sync", "section", "What `sync` writes to tickets.", keys=(
-        Key("pending_status", "str", "Ticket status(es) for a run accepted but not started; comma-separated, first reachable wins."),
-        Key("running_status", "str", "Ticket status(es) for a running run (also set by `submit` and `record`)."),
-        Key("held_status", "str", "Ticket status(es) for a held or suspended run (an operator must act)."),
-        Key("partial_status", "str", "Ticket status(es) for a run that ended with some inputs failed (to review)."),
-        Key("failed_status", "str", "Ticket status(es) for a failed run."),
-        Key("succeeded_status", "str", "Ticket status(es) for a run that succeeded."),
-        Key("cancelled_status", "str", "Ticket status(es) for a cancelled run."),
-        Key("unknown_status", "str", "Ticket status(es) when the source cannot tell; empty leaves the ticket alone."),
+        *(Key(f"{state}_status", "str", f"Ticket status(es) for a run {meaning}; comma-separated, the first reachable wins.")
+          for state, meaning in _RUN_STATES),
         Key("known_errors", "str", "YAML file of your own known errors, tried before the packaged ones (see docs/sync.md)."),
     )),
     Key("bps", "section", "The BPS command line.", keys=(

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-
 from ..config import Config
-from ..errors import ConfigError
+from ..plugins import load_class
 from .base import StatusSource
 
 __all__ = ["StatusSource", "open_source", "ALIASES"]
@@ -17,10 +15,4 @@ ALIASES = {
 
 def open_source(name: str, config: Config, **kwargs) -> StatusSource:
     """Build the status source ``name`` (an alias, or a dotted ``module.Class`` path) from the config."""
-    target = ALIASES.get(name, name)
-    module_name, _, class_name = target.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError):
-        raise ConfigError("config", None, "source", f"cannot load status source class '{target}'") from None
-    return cls.from_config(config, **kwargs)
+    return load_class(name, ALIASES, "source", "status source").from_config(config, **kwargs)

@@ -231,24 +231,20 @@ class LocalTracker(Tracker):
                             (key, row["status"], status, _now()))
         return True
 
-    def list_open_submissions(self, campaign: str | None = None) -> list[Ticket]:
+    def _open(self, kind: str, campaign: str | None) -> list[Ticket]:
         done = [name for name, cat in STATUSES.items() if cat == "done"]
-        query = f"SELECT * FROM tickets WHERE kind = 'submission' AND status NOT IN ({', '.join('?' * len(done))})"
-        args: list[Any] = list(done)
+        query = f"SELECT * FROM tickets WHERE kind = ? AND status NOT IN ({', '.join('?' * len(done))})"
+        args: list[Any] = [kind, *done]
         if campaign:
             query += " AND campaign = ?"
             args.append(campaign)
         return [self._ticket(r) for r in self.db.execute(query + " ORDER BY num", args)]
 
+    def list_open_submissions(self, campaign: str | None = None) -> list[Ticket]:
+        return self._open("submission", campaign)
+
     def open_epics(self, campaign: str | None = None) -> list[Ticket]:
-        done = [name for name, cat in STATUSES.items() if cat == "done"]
-        query = f"SELECT * FROM tickets WHERE kind = 'campaign' AND status NOT IN ({', '.join('?' * len(done))})"
-        args: list[Any] = list(done)
-        if campaign:
-            query += " AND campaign = ?"
-            args.append(campaign)
-        return [t for t in (self._ticket(r) for r in self.db.execute(query + " ORDER BY num", args))
-                if EPIC_LABEL in t.labels]
+        return [t for t in self._open("campaign", campaign) if EPIC_LABEL in t.labels]
 
     def set_sync_record(self, key: str, record: dict[str, Any]) -> None:
         self._get(key)

@@ -19,9 +19,11 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.loopback import Loopback
 
 API = "/rest/api/2"
 EPIC_LINK, EPIC_NAME = "customfield_10101", "customfield_10102"
@@ -76,7 +78,7 @@ class Issue:
     hidden_for: int = 0  # searches for which it is still invisible (Cloud eventual consistency)
 
 
-class FakeJira:
+class FakeJira(Loopback):
     """The server state and its HTTP front end.
 
     Parameters
@@ -106,28 +108,10 @@ class FakeJira:
                             "ADD_COMMENTS", "EDIT_OWN_COMMENTS", "TRANSITION_ISSUES"}
         self.types = dict(TYPES)
         self.lock = threading.RLock()
-        self.httpd: ThreadingHTTPServer | None = None
 
     # ---- life cycle -------------------------------------------------------------------------
     def start(self) -> "FakeJira":
-        fake = self
-
-        class Handler(_Handler):
-            server_state = fake
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.httpd:
-            self.httpd.shutdown()
-            self.httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        return self.serve(_Handler)
 
     def inject(self, method: str, path: str, kind: str, times: int = 1, retry_after: str | None = "1") -> None:
         """Make the next ``times`` matching requests fail with ``kind``."""

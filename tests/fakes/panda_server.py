@@ -27,9 +27,11 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs, quote, urlsplit
+
+from tests.fakes.loopback import Loopback
 
 # JEDI task status -> iDDS processing status name (the wfprogress tasks_statuses keys)
 PROCESSING = {"registered": "New", "defined": "New", "ready": "Submitted", "pending": "Submitted",
@@ -58,7 +60,7 @@ class Fault:
     retry_after: str | None = "2"
 
 
-class FakeBigPanda:
+class FakeBigPanda(Loopback):
     """The monitor's state and its HTTP front end.
 
     Parameters
@@ -88,28 +90,10 @@ class FakeBigPanda:
         self.log: list[dict] = []
         self.counted: list[datetime] = []
         self.lock = threading.RLock()
-        self.httpd: ThreadingHTTPServer | None = None
 
     # ---- life cycle -------------------------------------------------------------------------
     def start(self) -> "FakeBigPanda":
-        fake = self
-
-        class Handler(_Handler):
-            state = fake
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.httpd:
-            self.httpd.shutdown()
-            self.httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        return self.serve(_Handler)
 
     def inject(self, path: str, kind: str, times: int = 1, retry_after: str | None = "2") -> None:
         self.faults.append(Fault(path, kind, times, retry_after))
