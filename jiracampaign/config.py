@@ -22,7 +22,6 @@ _RUN_STATES = (  # BatchState values and what they mean for the ticket (see docs
     ("failed", "that failed"),
     ("held", "held or suspended (an operator must act)"),
     ("cancelled", "that was cancelled"),
-    ("unknown", "the source cannot tell about (empty leaves the ticket alone)"),
 )
 
 CONFIG_KEYS: tuple[Key, ...] = (

@@ -64,6 +64,8 @@ def status_targets(config: Config) -> dict[str, list[str]]:
     """Ticket statuses to try, in order, for each run state (``sync.<state>_status``, comma-separated)."""
     out = {}
     for state in BatchState:
+        if state is BatchState.UNKNOWN:  # the ticket is left alone while the source cannot tell
+            continue
         text = config.get(f"sync.{state.value}_status") or ""
         out[state.value] = [part.strip() for part in text.split(",") if part.strip()]
     return out
@@ -187,9 +189,10 @@ class Syncer:
         kinds, full = failure_signatures(status.failures) if status.failures_read else ("", entry.failures)
         new = dataclasses.replace(entry, state=status.state.value, digest=status.digest or entry.digest, failures=full)
         if status.detail:  # counts are exact only when the tasks were read; otherwise keep the last ones
-            new.total, new.finished, new.failed = status.total, status.finished, status.failed
-        visible = (new.state, new.total, new.finished, new.failed, new.failures) != (
-            entry.state, entry.total, entry.finished, entry.failed, entry.failures)
+            new.total, new.finished, new.failed, new.running = (status.total, status.finished, status.failed,
+                                                                status.running)
+        visible = (new.state, new.total, new.finished, new.failed, new.running, new.failures) != (
+            entry.state, entry.total, entry.finished, entry.failed, entry.running, entry.failures)
         if not visible:
             if new.digest != entry.digest:  # progress the ticket does not show: remember, write nothing else
                 state.entries[entry.key] = new

@@ -41,7 +41,8 @@ class Entry:
     finished: int = 0
     failed: int = 0
     failures: str = ""     # signature of the failure summary last posted
-    changed_at: str = ""   # when sync last saw the run change (UTC, ISO 8601)
+    changed_at: str = ""   # when sync last saw the run change (UTC)
+    running: int | None = None
 
     @property
     def final(self) -> bool:
@@ -67,7 +68,7 @@ def entry_from_ticket(ticket) -> Entry | None:
                   source=source_of(run.get("wms", "")), run_name=run["run_name"],
                   run_id=str(run["run_id"]) if run.get("run_id") else None, submitted=run.get("submitted"))
     if same_run:  # a resubmission starts afresh
-        for name in ("digest", "state", "status", "total", "finished", "failed", "failures", "changed_at"):
+        for name in ("digest", "state", "status", "total", "finished", "failed", "failures", "changed_at", "running"):
             if name in synced:
                 setattr(entry, name, synced[name])
     return entry
