@@ -24,7 +24,7 @@ import yaml
 from . import wiki
 from .errors import JiraCampaignError, TrackerError
 from .plan import read_manifest
-from .record import NOT_YET, run_rows, text_sha, yaml_diff
+from .record import run_rows, text_sha, yaml_diff
 from .syncstate import Entry, source_of
 from .sync import add_runs
 from .trackers.base import Ticket, Tracker
@@ -188,7 +188,7 @@ class Submitter:
         run = {k: v for k, v in run.items() if v}
         description = _replace_run_rows(ticket.description or "", run) if ticket.description else ""
         meta = dict(ticket.metadata, run=run)
-        if description and (NOT_YET in ticket.description or description != ticket.description):
+        if description and description != ticket.description:
             self.tracker.update_ticket(ticket.key, description=description)
             meta["text_sha"] = text_sha(ticket.summary, description)
             ticket.description = description

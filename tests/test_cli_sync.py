@@ -103,6 +103,8 @@ def test_submit_then_follow_a_campaign_through_every_state(camp):
     assert "{{u\\_jdoe\\_demo\\-w47\\_step1\\_group001\\_attempt1}}" in text and "{{panda 6000}}" in text
     again = camp.run("submit", str(DEMO), "--step", "step1")
     assert again.exit_code == 0 and "3 skipped" in again.stderr and len(camp.submitted()) == 3
+    recreate = camp.run("create", str(DEMO))  # what submit wrote is what create would write: nothing to do
+    assert "0 created, 0 updated, 6 unchanged" in recreate.stderr, recreate.output
 
     for run in runs:
         camp.panda.add_run(run["run_name"], {"isr": 10, "calibrate": 10}, request_id=run["run_id"])
