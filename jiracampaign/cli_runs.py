@@ -172,7 +172,7 @@ def record(state: _State, key: str, run_name: str, run_id, wms: str, submit_dir,
         with sync_lock(_lock_path(), wait=120) as locked:
             if not locked:
                 raise JiraCampaignError(f"a sync has held {_lock_path()} for 2 minutes; try again when it is done")
-            result = submitter.record_by_hand(ticket, epic, {k: v for k, v in run.items() if v})
+            result = submitter.record_by_hand(ticket, epic, {k: v for k, v in run.items() if v}, tickets)
     finally:
         tracker.close()
     click.echo(f"{result.key}: recorded run {run_name}" + (f" (run id {run_id})" if run_id else "") + "; sync follows it now.")

@@ -123,7 +123,7 @@ class Submitter:
             if result.action == "submitted":
                 entries.append(self._entry(ticket, result.run))
         if entries:
-            add_runs(self.tracker, epic, entries)
+            add_runs(self.tracker, epic, entries, tickets)
         return results
 
     def _one(self, ticket: Ticket, epic: Ticket, tickets: list[Ticket], force: bool, dry_run: bool) -> SubmitResult:
@@ -205,13 +205,13 @@ class Submitter:
             raise TrackerError(f"{ticket.key}: run recorded, but the ticket could not be moved to "
                                f"{' or '.join(self.running)}: {'; '.join(errors)}")
 
-    def record_by_hand(self, ticket: Ticket, epic: Ticket, run: dict[str, Any]) -> SubmitResult:
+    def record_by_hand(self, ticket: Ticket, epic: Ticket, run: dict[str, Any], tickets: list[Ticket] = ()) -> SubmitResult:
         """Link a run submitted outside jiracampaign (``jiracampaign record``)."""
         if ticket.kind != "submission":
             raise JiraCampaignError(f"{ticket.key} is not a submission ticket (it is the {ticket.kind} ticket)")
         run = dict(run, submitted=run.get("submitted") or self._now())
         self.record(ticket, run)
-        add_runs(self.tracker, epic, [self._entry(ticket, ticket.metadata["run"])])
+        add_runs(self.tracker, epic, [self._entry(ticket, ticket.metadata["run"])], tickets)
         return SubmitResult(ticket.key, ticket.ident, "recorded", "", ticket.metadata["run"])
 
     def _entry(self, ticket: Ticket, run: dict[str, Any]) -> Entry:

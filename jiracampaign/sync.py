@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .config import Config
 from .errors import JiraCampaignError, SourceError, TrackerError
@@ -31,7 +31,7 @@ from .summary import (ROLLUP_MARKER, STATUS_MARKER, failure_marker, failure_sign
 from .syncstate import DIGEST_FILE, Entry, SyncState, entry_from_ticket
 from .trackers.base import Ticket, Tracker
 
-__all__ = ["Action", "SyncReport", "Syncer", "sync_lock", "status_targets", "ATTENTION", "add_runs"]
+__all__ = ["Action", "SyncReport", "Syncer", "sync_lock", "status_targets", "ATTENTION", "add_runs", "load_digest", "digest_from_tickets"]
 
 ATTENTION = {BatchState.FAILED, BatchState.PARTIAL, BatchState.HELD}
 
@@ -164,19 +164,11 @@ class Syncer:
         return report
 
     def _load(self, epic: Ticket) -> SyncState | None:
-        if DIGEST_FILE not in epic.attachments:
-            return None
-        try:
-            data = self.tracker.read_attachment(epic.key, DIGEST_FILE)
-        except TrackerError:  # e.g. a lagging search named an attachment replaced since: rebuild instead
-            return None
-        return SyncState.from_bytes(data) if data else None
+        return load_digest(self.tracker, epic)
 
     def _rebuild(self, epic: Ticket) -> SyncState:
         """The digest from the tickets themselves (first sync, or the attachment was lost)."""
-        tickets = self.tracker.find_tickets(epic.ident)
-        entries = [e for e in (entry_from_ticket(t) for t in tickets if t.kind == "submission") if e]
-        return SyncState(epic.ident, entries)
+        return digest_from_tickets(epic, self.tracker.find_tickets(epic.ident))
 
     def _apply(self, state: SyncState, entry: Entry, status: RunStatus, now: str, dry_run: bool,
                report: SyncReport) -> bool:
@@ -261,13 +253,27 @@ class Syncer:
         self.tracker.attach(epic.key, DIGEST_FILE, state.to_bytes())
 
 
-def add_runs(tracker: Tracker, epic: Ticket, entries: list[Entry]) -> None:
-    """Put newly submitted runs into the epic's digest (used by ``submit`` and ``record``)."""
-    state = None
-    if DIGEST_FILE in epic.attachments:
+def load_digest(tracker: Tracker, epic: Ticket) -> SyncState | None:
+    """The epic's sync digest, or `None` when it has none or it cannot be read (it is then rebuilt)."""
+    if DIGEST_FILE not in epic.attachments:
+        return None
+    try:
         data = tracker.read_attachment(epic.key, DIGEST_FILE)
-        state = SyncState.from_bytes(data) if data else None
-    state = state or SyncState(epic.ident)
+    except TrackerError:  # e.g. a lagging search named an attachment replaced since
+        return None
+    return SyncState.from_bytes(data) if data else None
+
+
+def digest_from_tickets(epic: Ticket, tickets: Iterable[Ticket]) -> SyncState:
+    """A digest rebuilt from the submission tickets' run and sync records."""
+    entries = [e for e in (entry_from_ticket(t) for t in tickets if t.kind == "submission") if e]
+    return SyncState(epic.ident, entries)
+
+
+def add_runs(tracker: Tracker, epic: Ticket, entries: list[Entry], tickets: Iterable[Ticket] = ()) -> None:
+    """Put newly submitted runs into the epic's digest (used by ``submit`` and ``record``); without a
+    readable digest, start from the campaign's ``tickets`` so no earlier run is forgotten."""
+    state = load_digest(tracker, epic) or digest_from_tickets(epic, tickets)
     for entry in entries:
         state.entries[entry.key] = entry
     tracker.attach(epic.key, DIGEST_FILE, state.to_bytes())

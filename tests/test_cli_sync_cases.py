@@ -211,3 +211,17 @@ def test_watch_repeats_until_interrupted(local_camp, monkeypatch):
     result = local_camp.run("sync", "--watch", "60")
     assert result.exit_code == 130 and passes == [60, 60]
     assert result.stderr.count("Synced 3 runs") == 2
+
+
+def test_a_submit_without_a_readable_digest_keeps_earlier_runs(local_camp):
+    import sqlite3
+
+    local_camp.create()
+    first = local_camp.keys["demo-w47_step1_001"]
+    assert local_camp.run("record", first, "--run-name", "u_jdoe_by_hand_1", "--run-id", "900").exit_code == 0
+    db = sqlite3.connect(local_camp.tmp / "store.sqlite")
+    with db:
+        db.execute("DELETE FROM attachments WHERE filename = 'jiracampaign-sync.json.gz'")
+    assert local_camp.run("submit", local_camp.keys["demo-w47_step1_002"]).exit_code == 0
+    result = local_camp.run("sync", "--dry-run")
+    assert "Synced 2 runs in 1 campaigns" in result.stderr
