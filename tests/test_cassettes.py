@@ -49,6 +49,9 @@ def setting(monkeypatch, tmp_path):
     """Where the flows run: live JIRA, a fake being recorded, or the recorded cassettes."""
     monkeypatch.setattr(time, "sleep", lambda s: None)
     if all(LIVE.values()):
+        if RECORD:  # vcrpy's "all" mode appends to a cassette; start afresh
+            for stale in HERE.glob("*.yaml"):
+                stale.unlink()
         campaign = f"jc-live-{secrets.token_hex(3)}"
         yield {"server": LIVE["URL"], "user": LIVE["USER"], "token": LIVE["TOKEN"], "project": LIVE["PROJECT"],
                "campaign": campaign, "mode": "all" if RECORD else "new_episodes", "dir": HERE if RECORD else tmp_path}

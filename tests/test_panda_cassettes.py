@@ -45,6 +45,9 @@ def _recorder(mode: str, folder: Path) -> vcr.VCR:
 def setting(monkeypatch, tmp_path):
     monkeypatch.setattr(time, "sleep", lambda s: None)
     if LIVE_URL and LIVE_RUN:
+        if RECORD:  # vcrpy's "all" mode appends to a cassette; start afresh
+            for stale in HERE.glob("*.yaml"):
+                stale.unlink()
         yield {"url": LIVE_URL, "run": LIVE_RUN, "mode": "all" if RECORD else "new_episodes",
                "dir": HERE if RECORD else tmp_path, "live": True}
         return
