@@ -13,7 +13,6 @@ Usage: python benchmarks/bench_sync.py [--latency 0.01] [--big 10000]
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 import time

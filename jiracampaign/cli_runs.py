@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -57,9 +56,7 @@ def panda(state: _State, runs: tuple[str, ...], days: int | None, fmt: str) -> N
         rows = [row for s in statuses for row in task_rows(s)]
         click.echo(render_rows(rows, [("run", "RUN")] + TASK_COLUMNS, "csv"), nl=False)
     else:
-        data = [s.to_dict() for s in statuses]
-        click.echo(json.dumps(data, indent=2) + "\n" if fmt == "json" else "".join(json.dumps(d) + "\n" for d in data),
-                   nl=False)
+        click.echo(render_rows([s.to_dict() for s in statuses], [], fmt), nl=False)
     missing = [s.name for s in statuses if s.state is BatchState.UNKNOWN]
     click.echo(f"{len(statuses)} runs, {source.requests_made} monitor requests", err=True)
     if missing:

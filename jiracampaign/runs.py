@@ -123,6 +123,11 @@ class RunStatus:
     def remaining(self) -> int:
         return max(0, self.total - self.finished - self.failed)
 
+    def counts_text(self) -> str:
+        """``200 total, 135 done, 5 failed, 10 running, 60 left`` (running only when the source knows it)."""
+        running = f", {self.running} running" if self.running is not None else ""
+        return f"{self.total} total, {self.finished} done, {self.failed} failed{running}, {self.remaining} left"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (states as names, datetimes as ISO 8601 UTC)."""
         out = asdict(self)

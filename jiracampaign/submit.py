@@ -26,7 +26,7 @@ from .errors import JiraCampaignError, TrackerError
 from .plan import read_manifest
 from .record import run_rows, text_sha, yaml_diff
 from .syncstate import Entry, source_of
-from .sync import add_runs
+from .sync import add_runs, move_to_first
 from .trackers.base import Ticket, Tracker
 
 __all__ = ["SubmitResult", "parse_bps_output", "wms_of", "Submitter"]
@@ -72,9 +72,9 @@ def _replace_run_rows(description: str, run: dict[str, Any]) -> str:
     lines = description.split("\n")
     found = 0
     for i, line in enumerate(lines):
-        for label, value in rows:
-            if line.startswith(f"||{wiki.escape(label)}|"):
-                lines[i] = f"||{wiki.escape(label)}|{value}|"
+        for row in rows:
+            if line.startswith(f"||{wiki.escape(row[0])}|"):
+                lines[i] = wiki.table([row])
                 found += 1
     if found == len(rows):
         return "\n".join(lines)
@@ -186,24 +186,21 @@ class Submitter:
     def record(self, ticket: Ticket, run: dict[str, Any]) -> None:
         """Write the run identity to the ticket (description and metadata) and move it to the running status."""
         run = {k: v for k, v in run.items() if v}
-        description = _replace_run_rows(ticket.description or "", run) if ticket.description else ""
+        current = self.tracker.get_ticket(ticket.key)  # bulk searches leave descriptions out
+        before = current.description if current else ""
+        description = _replace_run_rows(before, run) if before else ""
         meta = dict(ticket.metadata, run=run)
-        if description and description != ticket.description:
+        if description and description != before:
             self.tracker.update_ticket(ticket.key, description=description)
             meta["text_sha"] = text_sha(ticket.summary, description)
             ticket.description = description
         self.tracker.set_metadata(ticket.key, meta)
         ticket.metadata = meta
-        errors = []
-        for target in self.running:
+        if self.running:
             try:
-                self.tracker.transition(ticket.key, target)
-                return
+                move_to_first(self.tracker, ticket.key, self.running)
             except TrackerError as exc:
-                errors.append(str(exc))
-        if errors:
-            raise TrackerError(f"{ticket.key}: run recorded, but the ticket could not be moved to "
-                               f"{' or '.join(self.running)}: {'; '.join(errors)}")
+                raise TrackerError(f"run recorded, but {exc}") from None
 
     def record_by_hand(self, ticket: Ticket, epic: Ticket, run: dict[str, Any], tickets: list[Ticket] = ()) -> SubmitResult:
         """Link a run submitted outside jiracampaign (``jiracampaign record``)."""

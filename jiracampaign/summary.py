@@ -43,11 +43,6 @@ def failure_marker(kinds: str) -> str:
     return f"failures-{kinds}"
 
 
-def _counts_line(status: RunStatus) -> str:
-    running = f", {status.running} running" if status.running is not None else ""
-    return f"{status.total} total, {status.finished} done, {status.failed} failed{running}, {status.remaining} left"
-
-
 def status_comment(status: RunStatus, entry: Entry, since: str) -> str:
     """The one status comment of a submission ticket, edited in place whenever the run changes."""
     source = SOURCE_NAMES.get(status.source, status.source)
@@ -55,7 +50,7 @@ def status_comment(status: RunStatus, entry: Entry, since: str) -> str:
     rows = [
         ("Run", f"{wiki.mono(entry.run_name)}" + (f" (run id {wiki.escape(status.run_id)}, {source})" if status.run_id else "")),
         ("State", f"*{status.state.value.upper()}*{word}"),
-        ("Input files", _counts_line(status)),
+        ("Input files", status.counts_text()),
         ("Since", wiki.escape(since)),
     ]
     if status.url:

@@ -31,7 +31,8 @@ from .summary import (ROLLUP_MARKER, STATUS_MARKER, failure_marker, failure_sign
 from .syncstate import DIGEST_FILE, Entry, SyncState, entry_from_ticket
 from .trackers.base import Ticket, Tracker
 
-__all__ = ["Action", "SyncReport", "Syncer", "sync_lock", "status_targets", "ATTENTION", "add_runs", "load_digest", "digest_from_tickets"]
+__all__ = ["Action", "SyncReport", "Syncer", "sync_lock", "status_targets", "ATTENTION", "add_runs", "load_digest", "digest_from_tickets",
+           "move_to_first"]
 
 ATTENTION = {BatchState.FAILED, BatchState.PARTIAL, BatchState.HELD}
 
@@ -198,7 +199,7 @@ class Syncer:
             targets = self.targets.get(new.state) or []
             if targets:
                 actions.append(Action(key, "transition", f"{key}: {entry.state or 'new'} -> {new.state}: move to "
-                                      f"{' or '.join(targets)}", lambda: self._move(key, targets, new)))
+                                      f"{' or '.join(targets)}", lambda: setattr(new, "status", move_to_first(self.tracker, key, targets))))
         body = status_comment(status, new, now)
         actions.append(Action(key, "status", f"{key}: status comment ({new.state}, {new.finished}/{new.total} done)",
                               lambda: self.tracker.upsert_comment(key, STATUS_MARKER, body)))
@@ -208,28 +209,10 @@ class Syncer:
                                   f"{len(status.failures)} errors)",
                                   lambda: self.tracker.upsert_comment(key, failure_marker(kinds), summary)))
         actions.append(Action(key, "record", f"{key}: sync record", lambda: self.tracker.set_sync_record(key, new.record())))
-        report.actions += actions
-        if dry_run:
-            return False
-        try:
-            for action in actions:
-                action.run()
-        except JiraCampaignError as exc:
-            report.problems.append(f"{key}: {exc}")
+        if not _execute(actions, dry_run, report):
             return False  # the entry stays as it was: the next sync tries again
         state.entries[key] = new
         return True
-
-    def _move(self, key: str, targets: list[str], entry: Entry) -> None:
-        errors = []
-        for target in targets:
-            try:
-                self.tracker.transition(key, target)
-                entry.status = target
-                return
-            except TrackerError as exc:
-                errors.append(str(exc))
-        raise TrackerError(f"{key}: could not move to any of {', '.join(targets)}: {'; '.join(errors)}")
 
     def _finish_epic(self, epic: Ticket, state: SyncState, now: str, dry_run: bool, report: SyncReport) -> None:
         steps = (epic.metadata or {}).get("steps") or []
@@ -238,19 +221,38 @@ class Syncer:
                           lambda: self.tracker.upsert_comment(epic.key, ROLLUP_MARKER, body)),
                    Action(epic.key, "digest", f"{epic.key}: sync digest ({len(state.entries)} runs)",
                           lambda: self._save(epic, state))]
-        report.actions += actions
-        if dry_run:
-            return
-        try:
-            for action in actions:
-                action.run()
-        except JiraCampaignError as exc:
-            report.problems.append(f"{epic.key}: {exc}")
+        _execute(actions, dry_run, report)
 
     def _save(self, epic: Ticket, state: SyncState) -> None:
         """Write the digest. ``submit`` and ``record`` take the same lock, so no run they add is lost here;
         ``sync --full`` rebuilds it from the tickets in any case."""
         self.tracker.attach(epic.key, DIGEST_FILE, state.to_bytes())
+
+
+def _execute(actions: list[Action], dry_run: bool, report: SyncReport) -> bool:
+    """Report the actions and, unless a dry run, make them in order; `True` when all were made."""
+    report.actions += actions
+    if dry_run:
+        return False
+    try:
+        for action in actions:
+            action.run()
+    except JiraCampaignError as exc:
+        report.problems.append(f"{actions[0].key}: {exc}")
+        return False
+    return True
+
+
+def move_to_first(tracker: Tracker, key: str, targets: list[str]) -> str:
+    """Move a ticket to the first of ``targets`` its workflow can reach; returns that status."""
+    errors = []
+    for target in targets:
+        try:
+            tracker.transition(key, target)
+            return target
+        except TrackerError as exc:
+            errors.append(str(exc))
+    raise TrackerError(f"{key}: could not move to any of {', '.join(targets)}: {'; '.join(errors)}")
 
 
 def load_digest(tracker: Tracker, epic: Ticket) -> SyncState | None:

@@ -53,9 +53,7 @@ def run_text(status: RunStatus) -> str:
     if status.message:
         lines.append(f"  note: {status.message}")
     if status.total or status.tasks:
-        running = f", {status.running} running" if status.running is not None else ""
-        lines.append(f"  files: {status.total} total, {status.finished} done, {status.failed} failed{running}, "
-                     f"{status.remaining} left")
+        lines.append(f"  files: {status.counts_text()}")
     if status.tasks:
         table = render_rows(task_rows(status), TASK_COLUMNS, "table")
         lines += ["  " + line for line in table.rstrip("\n").splitlines()]

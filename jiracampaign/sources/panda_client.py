@@ -9,8 +9,6 @@ either a retry (429, 5xx, timeouts, lost connections; honouring ``Retry-After``)
 
 from __future__ import annotations
 
-import email.utils
-import random
 import time
 from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit
@@ -18,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from ..errors import SourceError
+from ..retry import backoff, retry_after
 from .budget import RequestBudget
 
 __all__ = ["MonitorClient", "NOT_FOUND"]
@@ -25,16 +24,6 @@ __all__ = ["MonitorClient", "NOT_FOUND"]
 NOT_FOUND = object()  # a detail page answered HTML: the id is unknown to the monitor
 MAX_WAIT = 300.0  # longest Retry-After honoured by sleeping; longer ones end the run with a clear error
 DEFAULT_429_BLOCK = 60.0
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = (response.headers.get("Retry-After") or "").strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def _json_error(response: requests.Response) -> str:
@@ -90,9 +79,6 @@ class MonitorClient:
         """Requests the budget still allows this hour (`None`: no budget kept)."""
         return self.budget.remaining() if self.budget else None
 
-    def _backoff(self, attempt: int) -> float:
-        return min(60.0, 2.0 ** attempt) * random.uniform(0.5, 1.0)
-
     def get(self, path: str, params: dict[str, Any] | None = None, html_means_missing: bool = False) -> Any:
         """The decoded JSON of ``path`` (``json`` is always added); `NOT_FOUND` for an unknown id when
         ``html_means_missing`` (detail pages answer HTML with status 200 for ids they do not know)."""
@@ -115,7 +101,7 @@ class MonitorClient:
                 status = response.status_code
                 if status != 429 and status < 500:
                     return self._decode(response, path, html_means_missing)
-                delay = _retry_after(response)
+                delay = retry_after(response)
                 said = _json_error(response)
                 if status == 429:
                     error = SourceError(f"PanDA monitor at {self.base} refused GET {path} with HTTP 429 (hourly request "
@@ -123,7 +109,7 @@ class MonitorClient:
                 else:
                     error = SourceError(f"PanDA monitor failed on GET {path} with HTTP {status} "
                                         f"after {attempt + 1} attempts")
-            wait = delay if delay is not None else self._backoff(attempt)
+            wait = delay if delay is not None else backoff(attempt, 60.0)
             if attempt >= self.retries or wait > MAX_WAIT:
                 if status == 429 and self.budget is not None:
                     self.budget.block(max(wait, DEFAULT_429_BLOCK))

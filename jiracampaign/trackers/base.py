@@ -104,7 +104,8 @@ class Tracker:
         raise NotImplementedError
 
     def get_ticket(self, key: str) -> Ticket | None:
-        """One ticket by key, read directly (never through a lagging search); `None` if there is none."""
+        """One ticket by key, with its description, read directly (never through a lagging search); `None` if
+        there is none. (Bulk reads may leave the description out.)"""
         raise NotImplementedError
 
     def find_known(self, refs: list[tuple[str, str]]) -> list[Ticket]:

@@ -25,7 +25,7 @@ from .jira_client import JiraClient, Transient
 __all__ = ["JiraTracker", "marker_line"]
 
 BULK = 50
-FIELDS = ["summary", "status", "labels", "attachment", "issuetype", "parent", "description"]
+FIELDS = ["summary", "status", "labels", "attachment", "issuetype", "parent"]  # not description: large, rarely needed
 
 
 def marker_line(marker: str) -> str:
@@ -168,7 +168,7 @@ class JiraTracker(Tracker):
 
     def get_ticket(self, key: str) -> Ticket | None:
         try:
-            raw = self.client.raw("GET", f"issue/{key}", {"fields": ",".join(self._fields()),
+            raw = self.client.raw("GET", f"issue/{key}", {"fields": ",".join(self._fields() + ["description"]),
                                                           "properties": f"{PROPERTY},{SYNC_PROPERTY}"})
         except JIRAError as exc:
             if exc.status_code == 404:

@@ -8,9 +8,7 @@ is first checked (by the caller's ``verify``) before it is repeated.
 
 from __future__ import annotations
 
-import email.utils
 import json
-import random
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -20,6 +18,7 @@ import requests
 from jira import JIRA, JIRAError
 
 from ..errors import CredentialError, TrackerError
+from ..retry import backoff, retry_after
 
 __all__ = ["JiraClient", "Transient"]
 
@@ -39,14 +38,8 @@ class Transient(Exception):
 
 
 def _retry_after(response: requests.Response | None) -> float | None:
-    value = (response.headers.get("Retry-After") if response is not None else None) or ""
-    if value.strip().isdigit():
-        return min(float(value), MAX_DELAY)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-        return min(max(0.0, when.timestamp() - time.time()), MAX_DELAY)
-    except (TypeError, ValueError):
-        return None
+    delay = retry_after(response)
+    return None if delay is None else min(delay, MAX_DELAY)
 
 
 def _jira_messages(response: requests.Response | None) -> str:
@@ -126,7 +119,7 @@ class JiraClient:
         return TrackerError(f"JIRA {op} failed: {kind} talking to {self.server} after {self.retries + 1} attempts")
 
     def _backoff(self, attempt: int) -> float:
-        return min(30.0, 2.0 ** attempt) * random.uniform(0.5, 1.0)
+        return backoff(attempt, 30.0)
 
     def once(self, op: str, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` once; a retryable failure becomes `Transient`, others a one-line error."""
