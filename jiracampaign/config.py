@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
+from .plugins import builtin_settings, plugin_settings
 from .schema import Key, check_section, describe_kind
 from .yamlsrc import load_located
 
@@ -25,41 +26,13 @@ _RUN_STATES = (  # BatchState values and what they mean for the ticket (see docs
 )
 
 CONFIG_KEYS: tuple[Key, ...] = (
-    Key("tracker", "str", "Where campaigns are recorded: `local` (embedded SQLite store) or `jira`.",
-        choices=("local", "jira")),
+    Key("tracker", "str", "Where campaigns are recorded: `local` (embedded SQLite store), `jira`, or the dotted "
+        "`module.Class` path of a tracker of your own."),
     Key("campaigns_dir", "str", "Folder under which `plan` writes campaign folders (relative to the working directory)."),
-    Key("local", "section", "The embedded local store.", keys=(
-        Key("path", "str", "SQLite file; empty means `$XDG_DATA_HOME/jiracampaign/campaigns.sqlite`."),
-    )),
-    Key("jira", "section", "The JIRA server campaigns are recorded in.", keys=(
-        Key("server", "str", "Base URL, e.g. https://rubinobs.atlassian.net."),
-        Key("project", "str", "Project key the epics and tickets go in, e.g. PREOPS."),
-        Key("flavour", "str", "`cloud`, `datacenter`, or `auto` to ask the server.", choices=("auto", "cloud", "datacenter")),
-        Key("auth", "str", "`basic`: e-mail + API token (Cloud); `token`: personal access token sent as Bearer (Data Center).",
-            choices=("basic", "token")),
-        Key("user", "str", "Account e-mail (Cloud) or user name; also names the keyring entry."),
-        Key("token_env", "str", "Name of the environment variable holding the API token or PAT (never the token itself)."),
-        Key("keyring_service", "str", "OS keyring service under which `jiracampaign login` stores the token."),
-        Key("timeout", "posint", "Seconds before a JIRA request times out."),
-        Key("max_retries", "int", "Retries on 429, 5xx, timeouts and lost connections (writes are checked before being repeated)."),
-        Key("hierarchy", "str", "`task`: epic -> one task per submission; `subtask`: epic -> one task per step -> one sub-task per submission.",
-            choices=("task", "subtask")),
-        Key("epic_type", "str", "Id of the Epic issue type (found by `jiracampaign init`; empty: found at run time)."),
-        Key("task_type", "str", "Id of the issue type of a submission (or step) ticket, e.g. Task."),
-        Key("subtask_type", "str", "Id of the sub-task issue type (hierarchy `subtask`)."),
-        Key("epic_link_field", "str", "Data Center: id of the Epic Link custom field (found by schema, not by its translated name)."),
-        Key("epic_name_field", "str", "Data Center: id of the Epic Name custom field."),
-    )),
-    Key("panda", "section", "The PanDA monitor (BigPanDA) runs are followed on.", keys=(
-        Key("monitor_url", "str", "Monitor base URL, e.g. https://usdf-panda-bigmon.slac.stanford.edu:8443."),
-        Key("requests_per_hour", "posint", "Request budget shared by every jiracampaign process on this machine."),
-        Key("timeout", "posint", "Seconds before a monitor request times out."),
-        Key("max_retries", "int", "Retries on 429 (after its Retry-After), 5xx, timeouts and lost connections."),
-        Key("days", "posint", "Smallest look-back window in days; widened automatically to reach the oldest open run."),
-        Key("max_failed_jobs", "posint", "Failed jobs read per run for the failure summary."),
-        Key("username", "str", "Only runs submitted by this PanDA user (empty: any user)."),
-    )),
+    *builtin_settings(),
     Key("sync", "section", "What `sync` writes to tickets.", keys=(
+        Key("sources", "str", "Status sources to ask, comma-separated: `panda`, or the dotted `module.Class` path of "
+            "a source of your own; each follows the workload systems it declares."),
         *(Key(f"{state}_status", "str", f"Ticket status(es) for a run {meaning}; comma-separated, the first reachable wins.")
           for state, meaning in _RUN_STATES),
         Key("known_errors", "str", "YAML file of your own known errors, tried before the packaged ones (see docs/sync.md)."),
@@ -157,6 +130,15 @@ def _reject_secrets(src, node: Any, path: tuple = ()) -> None:
             _reject_secrets(src, value, path + (name,))
 
 
+def _declared_by_plugins(data: dict, env: Mapping[str, str], overrides: Mapping[str, str]) -> tuple[Key, ...]:
+    """Setting sections of the plug-ins named by dotted path (the tracker, the status sources)."""
+    tracker = overrides.get("tracker") or env.get(env_var("tracker")) or data.get("tracker") or ""
+    sync = data.get("sync") if isinstance(data.get("sync"), dict) else {}
+    sources = overrides.get("sync.sources") or env.get(env_var("sync.sources")) or sync.get("sources") or ""
+    names = [str(tracker)] + [part.strip() for part in str(sources).split(",")]
+    return plugin_settings([name for name in names if name])
+
+
 def load_config(
     path: str | Path | None = None,
     env: Mapping[str, str] = os.environ,
@@ -186,21 +168,25 @@ def load_config(
     ConfigError
         Unknown or mistyped setting, a secret in the file, or a named file that is missing.
     """
-    defaults_file = files("jiracampaign") / "etc" / "defaults.yaml"
-    defaults = load_located("jiracampaign/etc/defaults.yaml", ConfigError, text=defaults_file.read_text(encoding="utf-8"))
-    config = Config(check_section(defaults, (), defaults.data, CONFIG_KEYS, "setting"))
-    leaves = dict(leaf_keys())
-    config.sources = {name: "default" for name in leaves}
-
+    overrides = dict(overrides or {})
     explicit = path or env.get("JIRACAMPAIGN_CONFIG")
     file = Path(explicit) if explicit else config_path(env)
-    if file.exists() or (explicit and not missing_ok):
-        src = load_located(file, ConfigError)
-        if src.data is not None:
-            if not isinstance(src.data, dict):
-                raise src.fail((), "expected a mapping of settings")
-            _reject_secrets(src, src.data)
-            check_section(src, (), src.data, CONFIG_KEYS, "setting")
+    src = load_located(file, ConfigError) if file.exists() or (explicit and not missing_ok) else None
+    data = src.data if src is not None else None
+    if src is not None and data is not None and not isinstance(data, dict):
+        raise src.fail((), "expected a mapping of settings")
+    keys = CONFIG_KEYS + _declared_by_plugins(data or {}, env, overrides)
+
+    defaults_file = files("jiracampaign") / "etc" / "defaults.yaml"
+    defaults = load_located("jiracampaign/etc/defaults.yaml", ConfigError, text=defaults_file.read_text(encoding="utf-8"))
+    config = Config(check_section(defaults, (), defaults.data, keys, "setting"))
+    leaves = dict(leaf_keys(keys))
+    config.sources = {name: "default" for name in leaves}
+
+    if src is not None:
+        if data is not None:
+            _reject_secrets(src, data)
+            check_section(src, (), data, keys, "setting")
             for name in leaves:
                 node: Any = src.data
                 for part in name.split("."):
@@ -214,7 +200,7 @@ def load_config(
         var = env_var(name)
         if var in env:
             config.set(name, _parse_text(name, key, env[var], "environment", var), f"environment {var}")
-    for name, text in (overrides or {}).items():
+    for name, text in overrides.items():
         if name not in leaves:
             raise ConfigError("command line", None, name, f"unknown setting; expected one of: {', '.join(leaves)}")
         config.set(name, _parse_text(name, leaves[name], text, "command line", name), "command line")

@@ -28,6 +28,7 @@ class ExitStatus(enum.IntEnum):
     CREDENTIALS = 4
     TRACKER = 5
     SOURCE = 6
+    INTERRUPTED = 130
 
 
 class JiraCampaignError(Exception):

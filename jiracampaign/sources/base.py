@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import abc
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from ..config import Config
-from ..runs import RunRef, RunStatus
+from ..core.runs import RunRef, RunStatus
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import Config
 
 __all__ = ["StatusSource"]
 
@@ -16,16 +18,22 @@ class StatusSource(abc.ABC):
 
     A source answers for all runs in one call so it can plan its requests (one bulk query, details
     only where something changed). It never raises for a single run it cannot find: that run comes
-    back `~jiracampaign.states.BatchState.UNKNOWN` with a message. It raises
+    back `~jiracampaign.core.states.BatchState.UNKNOWN` with a message. It raises
     `~jiracampaign.errors.SourceError` only when it cannot answer at all.
     """
 
-    #: short name recorded on tickets (``panda``, ``bps``)
+    #: short name recorded in the sync ledger (``panda``)
     name: str = ""
+    #: display name in ticket texts (``PanDA``)
+    label: str = ""
+    #: workload systems whose runs it follows (``wmsServiceClass`` short names: ``panda``, ``htcondor``)
+    handles: tuple[str, ...] = ()
+    #: setting sections it declares (built-in sources declare theirs in a light module)
+    settings: tuple = ()
 
     @classmethod
     @abc.abstractmethod
-    def from_config(cls, config: Config, **kwargs) -> "StatusSource":
+    def from_config(cls, config: "Config", **kwargs) -> "StatusSource":
         """Build the source from the effective configuration."""
 
     @abc.abstractmethod

@@ -1,124 +1,136 @@
-"""The tracker interface: what jiracampaign needs from JIRA, or from anything standing in for it."""
+"""The tracker interface, in the campaign's own terms: items (a campaign, a step, a submission), their
+records, files, living notes and run states. JIRA and the local store implement it; so can anything else.
+
+What a tracker does with these is its own business: the JIRA tracker maps a run state to a workflow
+status and walks the transitions, hides its search index lag, and renders documents as wiki markup;
+the local store keeps run states as such and renders Markdown.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Callable, Mapping
 
-__all__ = ["Ticket", "NewTicket", "Tracker", "PROPERTY", "SYNC_PROPERTY", "LABEL", "EPIC_LABEL", "campaign_label",
-           "ident_label", "CATEGORIES"]
+from ..core.documents import Document
+from ..core.records import Record, SyncRecord
+from ..core.states import BatchState
 
-PROPERTY = "jiracampaign"  # issue property holding a ticket's machine-readable metadata
-SYNC_PROPERTY = "jiracampaign.sync"  # issue property holding what sync last wrote to a submission ticket
-LABEL = "jiracampaign"  # on every ticket jiracampaign creates
-EPIC_LABEL = "jc-epic"  # on campaign epics, so sync finds them with one search
-CATEGORIES = ("new", "indeterminate", "done")  # JIRA status categories, in workflow order
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import Config
 
+__all__ = ["NewItem", "Item", "ItemRef", "Tracker", "Progress"]
 
-def campaign_label(campaign_id: str) -> str:
-    """Label shared by a campaign's epic and every ticket under it."""
-    return f"jc-{campaign_id}"
-
-
-def ident_label(ident: str) -> str:
-    """Label unique to one ticket (epic, step or submission): the handle for idempotent creation."""
-    return f"jcid-{ident}"
+#: ``(key, id)`` of an item created earlier (the campaign folder's manifest keeps them)
+ItemRef = tuple[str, str]
+Progress = Callable[[int], None]
 
 
 @dataclass
-class NewTicket:
-    """A ticket to create.
+class NewItem:
+    """An item to create.
 
     Parameters
     ----------
-    kind : `str`
-        ``campaign`` (the epic), ``step`` (a step ticket, in the sub-task hierarchy) or ``submission``.
     ident : `str`
-        Unique id: campaign id, ``<campaign>_<step>`` or the submission id.
+        Unique id: the campaign id, ``<campaign>_<step>``, or the submission id.
     campaign : `str`
         The campaign id.
-    summary, description : `str`
-        Title and wiki-markup body.
-    labels : `list` of `str`
-        Extra labels (the standard ones are added by the tracker).
-    metadata : `dict`
-        Machine-readable data stored with the ticket.
-    parent : `str` or `None`
-        Key of the epic or step ticket this one belongs to.
+    title : `str`
+        One line.
+    body : `Document`
+        Its description.
+    record : `Record`
+        What it stores; its type says what the item is (campaign, step, submission).
+    parent : `str`, optional
+        Key of the campaign or step item it belongs to.
     """
 
-    kind: str
     ident: str
     campaign: str
-    summary: str
-    description: str
-    labels: list[str] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
+    title: str
+    body: Document
+    record: Record
     parent: str | None = None
 
-    def all_labels(self) -> list[str]:
-        """Standard labels first, then the extra ones, without repeats."""
-        out = [LABEL, campaign_label(self.campaign), ident_label(self.ident)]
-        return out + [label for label in self.labels if label not in out]
+    @property
+    def kind(self) -> str:
+        return self.record.KIND
 
 
 @dataclass
-class Ticket:
-    """A ticket as the tracker holds it."""
+class Item:
+    """An item as the tracker holds it.
+
+    ``status`` is what a person sees (a workflow status on JIRA, the run state in the local store);
+    ``done`` whether that counts as finished (a later step may follow).
+    """
 
     key: str
-    kind: str
     ident: str
-    summary: str
-    status: str
-    category: str
-    labels: list[str]
-    metadata: dict[str, Any]
-    description: str = ""
+    title: str
+    record: Record
+    status: str = ""
+    done: bool = False
     attachments: dict[str, str] = field(default_factory=dict)
     parent: str | None = None
     id: str = ""
-    sync: dict[str, Any] = field(default_factory=dict)  # what sync last wrote (submission tickets)
+    sync: SyncRecord | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.record.KIND
 
 
 class Tracker:
-    """Interface every tracker implements; a method a tracker cannot support raises `NotImplementedError`."""
+    """Where campaigns are recorded. A method a tracker cannot support raises `NotImplementedError`."""
 
+    #: short name (``local``, ``jira``)
     name = "tracker"
+    #: whether `create` should add one item per step between the campaign and its submissions
+    step_items = False
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: "Config") -> "Tracker":
         """Build the tracker from the effective configuration."""
         raise NotImplementedError
 
     def describe(self) -> str:
-        """Where tickets go, for messages (``JIRA Cloud https://x PREOPS``)."""
+        """Where items go, for messages (``JIRA Cloud https://x project PREOPS``)."""
         raise NotImplementedError
 
-    def browse_url(self, key: str) -> str:
-        """Link a person can open for the ticket."""
+    def url(self, key: str) -> str:
+        """Where a person can look at the item."""
         raise NotImplementedError
 
-    def find_tickets(self, campaign: str) -> list[Ticket]:
-        """Every ticket of a campaign (epic, steps, submissions) with metadata, attachments and status, in bulk."""
+    # ---- reading --------------------------------------------------------------------------------
+    def find_items(self, campaign: str, known: Mapping[str, ItemRef] | None = None) -> list[Item]:
+        """Every item of a campaign, in bulk; ``known`` (ident -> ref) names items created earlier, which
+        are returned even if the tracker's search does not show them yet."""
         raise NotImplementedError
 
-    def get_ticket(self, key: str) -> Ticket | None:
-        """One ticket by key, with its description, read directly (never through a lagging search); `None` if
-        there is none. (Bulk reads may leave the description out.)"""
+    def get_item(self, key: str) -> Item | None:
+        """One item by key, read directly; `None` if there is none."""
         raise NotImplementedError
 
-    def find_known(self, refs: list[tuple[str, str]]) -> list[Ticket]:
-        """Tickets by ``(key, id)`` this machine created before, read consistently (not through a lagging search)."""
+    def open_campaigns(self, campaign: str | None = None) -> list[Item]:
+        """Campaign items not closed (one campaign, or all), with records and attachments."""
         raise NotImplementedError
 
-    def create_tickets(self, items: list[NewTicket], progress=None) -> list[Ticket]:
-        """Create tickets, in bulk where possible; a ticket whose ident already exists is returned, not duplicated."""
+    # ---- writing --------------------------------------------------------------------------------
+    def ensure_items(self, items: list[NewItem], progress: Progress | None = None) -> list[Item]:
+        """Create the items that do not exist yet (an existing ident is returned, never duplicated)."""
         raise NotImplementedError
 
-    def update_ticket(self, key: str, summary: str | None = None, description: str | None = None,
-                      labels: list[str] | None = None) -> None:
-        """Change a ticket's summary, description or labels."""
+    def update_item(self, key: str, title: str | None = None, body: Document | None = None) -> None:
+        """Change an item's title or description."""
+        raise NotImplementedError
+
+    def set_record(self, key: str, record: Record) -> None:
+        """Replace what the item stores."""
+        raise NotImplementedError
+
+    def set_sync(self, key: str, record: SyncRecord) -> None:
+        """Replace what sync last wrote for a submission (kept apart from the record `create` manages)."""
         raise NotImplementedError
 
     def attach(self, key: str, filename: str, content: bytes) -> None:
@@ -129,38 +141,27 @@ class Tracker:
         """Content of the named attachment, or `None`."""
         raise NotImplementedError
 
-    def upsert_comment(self, key: str, marker: str, body: str) -> str:
-        """Keep one comment identified by a hidden marker: add it, or edit it in place.
+    def put_note(self, key: str, slot: str, body: Document) -> str:
+        """Keep one living note per slot on an item: add it, or edit it in place.
 
         Returns ``added``, ``updated`` or ``unchanged``.
         """
         raise NotImplementedError
 
-    def add_comment(self, key: str, body: str) -> None:
-        """Add a comment."""
+    def add_note(self, key: str, body: Document) -> None:
+        """Add a note (a comment) to an item."""
         raise NotImplementedError
 
-    def set_metadata(self, key: str, metadata: dict[str, Any]) -> None:
-        """Replace the ticket's machine-readable metadata."""
+    def set_run_state(self, key: str, state: BatchState) -> str:
+        """Show that a submission's run is in ``state``; returns what the item shows now."""
         raise NotImplementedError
 
-    def transition(self, key: str, target: str) -> bool:
-        """Move the ticket to the status named ``target`` (or to a status of category ``target``).
+    def state_action(self, state: BatchState) -> str:
+        """What `set_run_state` would do, in words (for dry runs)."""
+        return f"set state {state.value}"
 
-        Returns `False` when it is already there.
-        """
-        raise NotImplementedError
-
-    def list_open_submissions(self, campaign: str | None = None) -> list[Ticket]:
-        """Submission tickets not in a done status, with their metadata, in bulk."""
-        raise NotImplementedError
-
-    def open_epics(self, campaign: str | None = None) -> list[Ticket]:
-        """Campaign epics not in a done status (one campaign, or all), with metadata and attachments: one request."""
-        raise NotImplementedError
-
-    def set_sync_record(self, key: str, record: dict[str, Any]) -> None:
-        """Replace what sync last wrote to a submission ticket (kept apart from the metadata `create` manages)."""
+    def link(self, key: str, other: str, relation: str) -> None:
+        """Link two items (``relation`` such as ``rescues``); linking twice changes nothing."""
         raise NotImplementedError
 
     def close(self) -> None:

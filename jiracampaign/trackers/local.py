@@ -1,23 +1,38 @@
-"""The embedded local store: the same model as JIRA (epic, child tickets, attachments, comments,
-metadata, workflow statuses) in one SQLite file, for sites without JIRA and for tests."""
+"""The embedded local store: campaigns, their items, records, files, notes and run states in one SQLite
+file, for sites without JIRA and for tests. Texts are kept as Markdown; run states as such.
+
+Stores written by jiracampaign 0.1 (JIRA markup, JIRA-like workflow statuses) are migrated when first
+opened: descriptions and notes are converted to Markdown and each submission's status becomes the run
+state its last sync saw.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Mapping
 
-from ..config import Config, data_dir
-from ..errors import JiraCampaignError, TrackerError
-from .base import CATEGORIES, EPIC_LABEL, NewTicket, Ticket, Tracker
+from ..core.documents import Document
+from ..core.records import Record, SyncRecord, record_from_json
+from ..core.states import BatchState
+from ..errors import TrackerError
+from . import markdown
+from .base import Item, ItemRef, NewItem, Progress, Tracker
+from .local_settings import SETTINGS
+from .local_migrate import SCHEMA_VERSION, migrate
 
-__all__ = ["LocalTracker", "STATUSES"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import Config
 
-# The local workflow: every status can move to every other, as in a simplified JIRA workflow.
-STATUSES = {"To Do": "new", "In Progress": "indeterminate", "Blocked": "indeterminate",
-            "Failed": "indeterminate", "Done": "done"}
+__all__ = ["LocalTracker", "DONE_STATES"]
+
+log = logging.getLogger(__name__)
+
+#: run states after which a later step may follow
+DONE_STATES = frozenset({BatchState.SUCCEEDED.value, BatchState.CANCELLED.value})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (
@@ -29,9 +44,9 @@ CREATE TABLE IF NOT EXISTS tickets (
     parent TEXT,
     summary TEXT NOT NULL,
     description TEXT NOT NULL,
-    status TEXT NOT NULL,
-    labels TEXT NOT NULL,
-    metadata TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT '',
+    closed INTEGER NOT NULL DEFAULT 0,
+    record TEXT NOT NULL,
     created TEXT NOT NULL,
     updated TEXT NOT NULL
 );
@@ -65,6 +80,13 @@ CREATE TABLE IF NOT EXISTS history (
     new TEXT,
     at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS links (
+    key TEXT NOT NULL,
+    other TEXT NOT NULL,
+    relation TEXT NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (key, other, relation)
+);
 """
 
 
@@ -83,62 +105,81 @@ class LocalTracker(Tracker):
 
     name = "local"
     PREFIX = "JC"
+    settings = SETTINGS
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version < SCHEMA_VERSION and self.db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'tickets'").fetchone():
+                migrate(self.db, version)
+                log.info("%s: migrated the local store to schema %d", self.path, SCHEMA_VERSION)
+            elif version > SCHEMA_VERSION:
+                raise TrackerError(f"{self.path}: written by a newer jiracampaign (schema {version}); upgrade")
             self.db.executescript(_SCHEMA)
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
-            raise JiraCampaignError(f"{self.path}: cannot open the local store: {exc}") from None
-        self.db.row_factory = sqlite3.Row
+            raise TrackerError(f"{self.path}: cannot open the local store: {exc}") from None
 
     @classmethod
-    def from_config(cls, config: Config) -> "LocalTracker":
+    def from_config(cls, config: "Config") -> "LocalTracker":
+        from ..config import data_dir
+
         return cls(config.get("local.path") or data_dir() / "campaigns.sqlite")
 
     def describe(self) -> str:
         return f"local store {self.path}"
 
-    def browse_url(self, key: str) -> str:
+    def url(self, key: str) -> str:
         return f"{self.path}#{key}"
 
-    def _ticket(self, row: sqlite3.Row) -> Ticket:
+    # ---- reading --------------------------------------------------------------------------------
+    def _item(self, row: sqlite3.Row) -> Item:
         attachments = {r["filename"]: str(r["id"]) for r in self.db.execute(
             "SELECT id, filename FROM attachments WHERE key = ? ORDER BY id", (row["key"],))}
-        return Ticket(
-            key=row["key"], kind=row["kind"], ident=row["ident"], summary=row["summary"],
-            status=row["status"], category=STATUSES[row["status"]], labels=json.loads(row["labels"]),
-            metadata=json.loads(row["metadata"]), description=row["description"],
-            attachments=attachments, parent=row["parent"], id=str(row["num"]), sync=self._sync_record(row["key"]),
-        )
-
-    def _sync_record(self, key: str) -> dict[str, Any]:
-        row = self.db.execute("SELECT record FROM sync_records WHERE key = ?", (key,)).fetchone()
-        return json.loads(row["record"]) if row else {}
+        sync = self.db.execute("SELECT record FROM sync_records WHERE key = ?", (row["key"],)).fetchone()
+        state = row["state"]
+        return Item(key=row["key"], ident=row["ident"], title=row["summary"], record=record_from_json(json.loads(row["record"])),
+                    status=state or ("closed" if row["closed"] else "open"),
+                    done=bool(row["closed"]) or state in DONE_STATES, attachments=attachments, parent=row["parent"],
+                    id=str(row["num"]), sync=SyncRecord.from_json(json.loads(sync["record"])) if sync else None)
 
     def _get(self, key: str) -> sqlite3.Row:
         row = self.db.execute("SELECT * FROM tickets WHERE key = ?", (key,)).fetchone()
         if row is None:
-            raise JiraCampaignError(f"{self.describe()}: no ticket {key}")
+            raise TrackerError(f"{self.describe()}: no ticket {key}")
         return row
 
-    def find_tickets(self, campaign: str) -> list[Ticket]:
+    def find_items(self, campaign: str, known: Mapping[str, ItemRef] | None = None) -> list[Item]:
         rows = self.db.execute("SELECT * FROM tickets WHERE campaign = ? ORDER BY num", (campaign,)).fetchall()
-        return [self._ticket(r) for r in rows]
+        return [self._item(r) for r in rows]
 
-    def get_ticket(self, key: str) -> Ticket | None:
+    def get_item(self, key: str) -> Item | None:
         row = self.db.execute("SELECT * FROM tickets WHERE key = ?", (key,)).fetchone()
-        return self._ticket(row) if row else None
+        return self._item(row) if row else None
 
-    def find_known(self, refs: list[tuple[str, str]]) -> list[Ticket]:
-        keys = [key for key, _ in refs]
-        rows = self.db.execute(f"SELECT * FROM tickets WHERE key IN ({', '.join('?' * len(keys))}) ORDER BY num", keys)
-        return [self._ticket(r) for r in rows]
+    def open_campaigns(self, campaign: str | None = None) -> list[Item]:
+        query, args = "SELECT * FROM tickets WHERE kind = 'campaign' AND closed = 0", []
+        if campaign:
+            query += " AND campaign = ?"
+            args.append(campaign)
+        return [self._item(r) for r in self.db.execute(query + " ORDER BY num", args)]
 
-    def create_tickets(self, items: list[NewTicket], progress=None) -> list[Ticket]:
+    def description(self, key: str) -> str:
+        """An item's description as stored (Markdown)."""
+        return self._get(key)["description"]
+
+    def notes(self, key: str) -> list[str]:
+        """Bodies of an item's notes, oldest first (Markdown)."""
+        return [r["body"] for r in self.db.execute("SELECT body FROM comments WHERE key = ? ORDER BY id", (key,))]
+
+    # ---- writing --------------------------------------------------------------------------------
+    def ensure_items(self, items: list[NewItem], progress: Progress | None = None) -> list[Item]:
         out = []
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
@@ -147,27 +188,39 @@ class LocalTracker(Tracker):
                 if row is None:
                     now = _now()
                     cur = self.db.execute(
-                        "INSERT INTO tickets (key, ident, kind, campaign, parent, summary, description, status, labels,"
-                        " metadata, created, updated) VALUES ('', ?, ?, ?, ?, ?, ?, 'To Do', ?, ?, ?, ?)",
-                        (item.ident, item.kind, item.campaign, item.parent, item.summary, item.description,
-                         json.dumps(item.all_labels()), json.dumps(item.metadata, sort_keys=True), now, now),
-                    )
+                        "INSERT INTO tickets (key, ident, kind, campaign, parent, summary, description, record, created,"
+                        " updated) VALUES ('', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (item.ident, item.kind, item.campaign, item.parent, item.title, markdown.render(item.body),
+                         self._json(item.record), now, now))
                     self.db.execute("UPDATE tickets SET key = ? WHERE num = ?", (f"{self.PREFIX}-{cur.lastrowid}", cur.lastrowid))
                     row = self.db.execute("SELECT * FROM tickets WHERE num = ?", (cur.lastrowid,)).fetchone()
-                out.append(self._ticket(row))
+                out.append(self._item(row))
                 if progress:
                     progress(1)
         return out
 
-    def update_ticket(self, key, summary=None, description=None, labels=None) -> None:
-        row = self._get(key)
+    @staticmethod
+    def _json(record: Record) -> str:
+        return json.dumps(record.to_json(), sort_keys=True)
+
+    def _write(self, key: str, sql: str, args: tuple) -> None:
+        self._get(key)
         with self.db:
-            self.db.execute(
-                "UPDATE tickets SET summary = ?, description = ?, labels = ?, updated = ? WHERE key = ?",
-                (summary if summary is not None else row["summary"],
-                 description if description is not None else row["description"],
-                 json.dumps(labels) if labels is not None else row["labels"], _now(), key),
-            )
+            self.db.execute(sql, args)
+
+    def update_item(self, key: str, title: str | None = None, body: Document | None = None) -> None:
+        row = self._get(key)
+        self._write(key, "UPDATE tickets SET summary = ?, description = ?, updated = ? WHERE key = ?",
+                    (title if title is not None else row["summary"],
+                     markdown.render(body) if body is not None else row["description"], _now(), key))
+
+    def set_record(self, key: str, record: Record) -> None:
+        self._write(key, "UPDATE tickets SET record = ?, updated = ? WHERE key = ?", (self._json(record), _now(), key))
+
+    def set_sync(self, key: str, record: SyncRecord) -> None:
+        self._write(key, "INSERT INTO sync_records (key, record) VALUES (?, ?) "
+                         "ON CONFLICT(key) DO UPDATE SET record = excluded.record",
+                    (key, json.dumps(record.to_json(), sort_keys=True)))
 
     def attach(self, key: str, filename: str, content: bytes) -> None:
         self._get(key)
@@ -180,80 +233,51 @@ class LocalTracker(Tracker):
         row = self.db.execute("SELECT content FROM attachments WHERE key = ? AND filename = ?", (key, filename)).fetchone()
         return bytes(row["content"]) if row else None
 
-    def upsert_comment(self, key: str, marker: str, body: str) -> str:
+    def put_note(self, key: str, slot: str, body: Document) -> str:
         self._get(key)
+        text = markdown.render(body)
         with self.db:
             row = self.db.execute("SELECT id, body FROM comments WHERE key = ? AND marker = ? ORDER BY id LIMIT 1",
-                                  (key, marker)).fetchone()
+                                  (key, slot)).fetchone()
             if row is None:
                 now = _now()
                 self.db.execute("INSERT INTO comments (key, marker, body, created, updated) VALUES (?, ?, ?, ?, ?)",
-                                (key, marker, body, now, now))
+                                (key, slot, text, now, now))
                 return "added"
-            if row["body"] == body:
+            if row["body"] == text:
                 return "unchanged"
-            self.db.execute("UPDATE comments SET body = ?, updated = ? WHERE id = ?", (body, _now(), row["id"]))
+            self.db.execute("UPDATE comments SET body = ?, updated = ? WHERE id = ?", (text, _now(), row["id"]))
             return "updated"
 
-    def add_comment(self, key: str, body: str) -> None:
-        self._get(key)
+    def add_note(self, key: str, body: Document) -> None:
         now = _now()
-        with self.db:
-            self.db.execute("INSERT INTO comments (key, marker, body, created, updated) VALUES (?, NULL, ?, ?, ?)",
-                            (key, body, now, now))
+        self._write(key, "INSERT INTO comments (key, marker, body, created, updated) VALUES (?, NULL, ?, ?, ?)",
+                    (key, markdown.render(body), now, now))
 
-    def comments(self, key: str) -> list[str]:
-        """Bodies of a ticket's comments, oldest first."""
-        return [r["body"] for r in self.db.execute("SELECT body FROM comments WHERE key = ? ORDER BY id", (key,))]
-
-    def set_metadata(self, key: str, metadata: dict[str, Any]) -> None:
-        self._get(key)
-        with self.db:
-            self.db.execute("UPDATE tickets SET metadata = ?, updated = ? WHERE key = ?",
-                            (json.dumps(metadata, sort_keys=True), _now(), key))
-
-    def transition(self, key: str, target: str) -> bool:
+    def set_run_state(self, key: str, state: BatchState) -> str:
         row = self._get(key)
-        by_name = {name.casefold(): name for name in STATUSES}
-        if target.casefold() in by_name:
-            status = by_name[target.casefold()]
-        elif target in CATEGORIES:
-            if STATUSES[row["status"]] == target:
-                return False
-            status = next(name for name, cat in STATUSES.items() if cat == target)
-        else:
-            raise TrackerError(f"{key}: no status or status category '{target}' (statuses: {', '.join(STATUSES)})")
-        if status == row["status"]:
-            return False
-        with self.db:
-            self.db.execute("UPDATE tickets SET status = ?, updated = ? WHERE key = ?", (status, _now(), key))
-            self.db.execute("INSERT INTO history (key, field, old, new, at) VALUES (?, 'status', ?, ?, ?)",
-                            (key, row["status"], status, _now()))
-        return True
+        if row["state"] != state.value:
+            with self.db:
+                self.db.execute("UPDATE tickets SET state = ?, updated = ? WHERE key = ?", (state.value, _now(), key))
+                self.db.execute("INSERT INTO history (key, field, old, new, at) VALUES (?, 'state', ?, ?, ?)",
+                                (key, row["state"], state.value, _now()))
+        return state.value
 
-    def _open(self, kind: str, campaign: str | None) -> list[Ticket]:
-        done = [name for name, cat in STATUSES.items() if cat == "done"]
-        query = f"SELECT * FROM tickets WHERE kind = ? AND status NOT IN ({', '.join('?' * len(done))})"
-        args: list[Any] = [kind, *done]
-        if campaign:
-            query += " AND campaign = ?"
-            args.append(campaign)
-        return [self._ticket(r) for r in self.db.execute(query + " ORDER BY num", args)]
+    def close_item(self, key: str) -> None:
+        """Close an item (a campaign no longer followed by sync)."""
+        self._write(key, "UPDATE tickets SET closed = 1, updated = ? WHERE key = ?", (_now(), key))
 
-    def list_open_submissions(self, campaign: str | None = None) -> list[Ticket]:
-        return self._open("submission", campaign)
-
-    def open_epics(self, campaign: str | None = None) -> list[Ticket]:
-        return [t for t in self._open("campaign", campaign) if EPIC_LABEL in t.labels]
-
-    def set_sync_record(self, key: str, record: dict[str, Any]) -> None:
+    def link(self, key: str, other: str, relation: str) -> None:
         self._get(key)
+        self._get(other)
         with self.db:
-            self.db.execute("INSERT INTO sync_records (key, record) VALUES (?, ?) "
-                            "ON CONFLICT(key) DO UPDATE SET record = excluded.record",
-                            (key, json.dumps(record, sort_keys=True)))
+            self.db.execute("INSERT OR IGNORE INTO links (key, other, relation, created) VALUES (?, ?, ?, ?)",
+                            (key, other, relation, _now()))
+
+    def links(self, key: str) -> list[tuple[str, str]]:
+        """``(relation, other key)`` of the links from an item."""
+        return [(r["relation"], r["other"]) for r in self.db.execute(
+            "SELECT relation, other FROM links WHERE key = ? ORDER BY created, other", (key,))]
 
     def close(self) -> None:
         self.db.close()
-
-

@@ -1,0 +1,154 @@
+"""Commands about runs: ``submit``, ``record``, ``sync`` and ``panda``."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from ..errors import ExitStatus
+from . import State, fail
+from .output import output_options, render_rows
+
+__all__ = ["panda", "submit", "record", "sync"]
+
+SUBMIT_COLUMNS = [("key", "KEY"), ("id", "SUBMISSION"), ("action", "ACTION"), ("run_name", "RUN"), ("detail", "DETAIL")]
+SYNC_COLUMNS = [("key", "KEY"), ("kind", "WRITE"), ("text", "WHAT")]
+SUBMIT_ACTIONS = ("submitted", "would submit", "skipped", "refused", "failed")
+
+
+@click.command()
+@click.argument("runs", nargs=-1, required=True, metavar="RUN...")
+@click.option("--days", type=click.IntRange(min=1), help="Look back this many days (default: panda.days).")
+@output_options
+@click.pass_obj
+def panda(state: State, runs: tuple[str, ...], days: int | None, fmt: str) -> None:
+    """Show where BPS runs stand on PanDA: state, progress per task label, failures with log links.
+
+    RUN is a run name as `bps submit` printed it (any case) or its numeric Run Id. Reads the
+    PanDA monitor (panda.monitor_url) within the request budget shared by every jiracampaign
+    process on this machine. Exits 1 when a run is not found.
+
+    \b
+    Example:
+        jiracampaign panda u_jdoe_DM-12345_step1_20261124T101010Z
+        jiracampaign panda 6123 6124 --json
+    """
+    from ..services.panda import panda_status
+    from .views import render_runs
+
+    result = panda_status(state.config, runs, days)
+    click.echo(render_runs(result.statuses, fmt), nl=False)
+    click.echo(f"{len(result.statuses)} runs, {result.requests} monitor requests", err=True)
+    if result.missing:
+        click.echo(f"Not found or unknown: {', '.join(result.missing)}", err=True)
+        fail(ExitStatus.ERROR)
+
+
+@click.command()
+@click.argument("targets", nargs=-1, required=True, metavar="SPEC | KEY...")
+@click.option("--step", "steps", multiple=True, help="Only this step (repeatable).")
+@click.option("--group", "groups", multiple=True, type=int, help="Only this group number (repeatable).")
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False), help="Campaign folder; default: <campaigns_dir>/<campaign id>.")
+@click.option("--force", is_flag=True, help="Submit even if earlier steps are not done, or the submission already ran.")
+@click.option("--dry-run", is_flag=True, help="Show the bps commands; change nothing.")
+@output_options
+@click.pass_obj
+def submit(state: State, targets, steps, groups, output_dir, force: bool, dry_run: bool, fmt: str) -> None:
+    """Run `bps submit` for a campaign's submissions and record each run on its ticket.
+
+    SPEC selects a campaign (narrowed with --step/--group); KEY... selects tickets. Refuses a
+    submission whose earlier steps are not done. A BPS file edited after planning is attached
+    again with a diff comment before it is submitted. Exits 1 if any submission failed or was refused.
+
+    \b
+    Example:
+        jiracampaign submit examples/demo/campaign.yaml --step step1 --dry-run
+        jiracampaign submit JC-2 JC-3
+    """
+    from ..plugins import open_tracker
+    from ..services.submit import submit as submit_runs
+
+    tracker = open_tracker(state.config)
+    try:
+        report = submit_runs(tracker, state.config, targets, steps, groups, output_dir, force, dry_run)
+    finally:
+        tracker.close()
+    click.echo(render_rows([r.row() for r in report.results], SUBMIT_COLUMNS, fmt), nl=False)
+    click.echo("; ".join(f"{report.count(a)} {a}" for a in SUBMIT_ACTIONS if report.count(a)), err=True)
+    if not report.ok:
+        fail(ExitStatus.ERROR)
+
+
+@click.command()
+@click.argument("key")
+@click.option("--run-name", required=True, help="The Run Name bps printed.")
+@click.option("--run-id", help="The Run Id bps printed (the iDDS request id on PanDA).")
+@click.option("--wms", default="panda", show_default=True, help="Workload system the run went to (panda, htcondor, parsl).")
+@click.option("--submit-dir", help="The Submit dir bps printed.")
+@click.option("--submitted", help="Submit time, ISO 8601 (default: now).")
+@click.pass_obj
+def record(state: State, key: str, run_name: str, run_id, wms: str, submit_dir, submitted) -> None:
+    """Link a run submitted by hand to its ticket, so sync follows it.
+
+    \b
+    Example:
+        jiracampaign record JC-2 --run-name u_jdoe_demo_step1_20261124T101010Z --run-id 6123
+    """
+    from ..plugins import open_tracker
+    from ..services.record import record_run
+
+    tracker = open_tracker(state.config)
+    try:
+        result = record_run(tracker, state.config, key, run_name, run_id, wms, submit_dir, submitted)
+    finally:
+        tracker.close()
+    click.echo(f"{result.key}: recorded run {run_name}" + (f" (run id {run_id})" if run_id else "") + "; sync follows it now.")
+
+
+@click.command()
+@click.option("--campaign", help="Only this campaign (default: every open campaign epic).")
+@click.option("--dry-run", is_flag=True, help="Print the writes it would make; write nothing.")
+@click.option("--watch", type=click.IntRange(min=10), metavar="SECONDS", help="Repeat every SECONDS until interrupted.")
+@click.option("--full", is_flag=True, help="Rebuild each campaign's sync digest from its tickets first.")
+@output_options
+@click.pass_obj
+def sync(state: State, campaign, dry_run: bool, watch, full: bool, fmt: str) -> None:
+    """Update every submitted run's ticket from its status source: status, status comment, failure summary, roll-up.
+
+    Writes only what changed since the last sync (a second run with nothing new writes nothing).
+    Safe from cron or a systemd timer: a lock keeps two syncs apart (the second one is skipped).
+    Exits 1 if anything could not be read or written; runs that failed are reported, not errors.
+
+    \b
+    Example:
+        jiracampaign sync --dry-run
+        jiracampaign --log-file sync.log sync --watch 300
+    """
+    from ..services.sync import sync as sync_once
+
+    while True:
+        report = sync_once(state.config, campaign, dry_run=dry_run, full=full)
+        _print_sync(report, dry_run, fmt)
+        if not watch:
+            fail(ExitStatus.ERROR if report.problems else ExitStatus.OK)
+        time.sleep(watch)
+
+
+def _print_sync(report, dry_run: bool, fmt: str) -> None:
+    if report.skipped:
+        click.echo(f"Another jiracampaign sync holds {report.skipped}; skipped.", err=True)
+        return
+    rows = [{"key": a.key, "kind": a.kind, "text": a.text} for a in report.actions]
+    if rows or fmt != "table":
+        click.echo(render_rows(rows, SYNC_COLUMNS, fmt), nl=False)
+    for key, run, why in report.unknown:
+        click.echo(f"Unknown: {key} {run}: {why}", err=True)
+    for key, run, what in report.attention:
+        click.echo(f"Attention: {key} {run} is {what}", err=True)
+    for problem in report.problems:
+        click.echo(f"Problem: {problem}", err=True)
+    verb = "would write" if dry_run else "wrote"
+    click.echo(f"Synced {report.runs} runs in {report.campaigns} campaigns: {report.changed} changed, {verb} "
+               f"{len(report.actions)} updates; {len(report.attention)} need attention; "
+               f"{report.source_requests} status-source requests", err=True)

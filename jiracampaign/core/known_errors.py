@@ -1,0 +1,90 @@
+"""Known job errors: patterns with a meaning and an advised action, applied to failure groups.
+
+The packaged table (``jiracampaign/etc/known_errors.yaml``) holds common cases; operators add their
+own (e.g. "known pipeline bug DM-12345: accept") in the file named by ``sync.known_errors``, whose
+entries are tried first. A failure group no entry matches is marked for review.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..schema import Key, check_section
+from ..yamlsrc import load_located
+from .runs import FailureGroup
+
+__all__ = ["KnownError", "KNOWN_ERROR_KEYS", "ACTIONS", "load_known_errors", "classify"]
+
+ACTIONS = ("rescue", "retry", "accept", "investigate")
+
+KNOWN_ERROR_KEYS: tuple[Key, ...] = (
+    Key("label", "str", "Task label, a glob (`*` for any).", default="*"),
+    Key("error", "str", "`kind:code` as the source writes it (`pilot:1305` on PanDA), a glob (`pilot:*`).", default="*"),
+    Key("diagnostic", "str", "Regular expression searched in the error message, case-insensitive.", default=""),
+    Key("meaning", "str", "What happened.", required=True),
+    Key("action", "str", "What kind of action it needs.", required=True, choices=ACTIONS),
+    Key("advice", "str", "What to do, in words.", required=True),
+    Key("ticket", "str", "A JIRA issue describing it, e.g. DM-12345.", default=""),
+)
+
+
+@dataclass(frozen=True)
+class KnownError:
+    """One row of the table."""
+
+    label: str
+    error: str
+    diagnostic: re.Pattern | None
+    meaning: str
+    action: str
+    advice: str
+    ticket: str = ""
+    origin: str = ""
+
+    def matches(self, group: FailureGroup) -> bool:
+        errors = [group.error] + [e.strip() for e in group.also.split(",") if e.strip()]
+        return (fnmatch.fnmatchcase(group.label, self.label)
+                and any(fnmatch.fnmatchcase(e, self.error) for e in errors)
+                and (self.diagnostic is None or bool(self.diagnostic.search(group.message))))
+
+
+def _load(name: str, text: str | None = None, path: Path | None = None) -> list[KnownError]:
+    src = load_located(path or name, ConfigError, text=text)
+    if src.data is None:
+        return []
+    if not isinstance(src.data, list):
+        raise src.fail((), "expected a list of known errors")
+    out = []
+    for i, raw in enumerate(src.data):
+        if not isinstance(raw, dict):
+            raise src.fail((i,), "expected a mapping with meaning, action and advice")
+        row = check_section(src, (i,), raw, KNOWN_ERROR_KEYS)
+        try:
+            pattern = re.compile(row["diagnostic"], re.IGNORECASE) if row["diagnostic"] else None
+        except re.error as exc:
+            raise src.fail((i, "diagnostic"), f"is not a valid regular expression: {exc}") from None
+        out.append(KnownError(row["label"], row["error"], pattern, row["meaning"], row["action"], row["advice"],
+                              row["ticket"], f"{src.path}:{src.line((i,))}"))
+    return out
+
+
+def load_known_errors(user_file: str | Path | None = None) -> list[KnownError]:
+    """The user's table (when given) followed by the packaged one."""
+    packaged = files("jiracampaign") / "etc" / "known_errors.yaml"
+    table = _load("jiracampaign/etc/known_errors.yaml", text=packaged.read_text(encoding="utf-8"))
+    if user_file:
+        path = Path(user_file).expanduser()
+        if not path.exists():
+            raise ConfigError("config", None, "sync.known_errors", f"file {path} does not exist")
+        table = _load(str(path), path=path) + table
+    return table
+
+
+def classify(group: FailureGroup, table: list[KnownError]) -> KnownError | None:
+    """The first known error matching the group, or `None` (to be reviewed)."""
+    return next((row for row in table if row.matches(group)), None)

@@ -1,0 +1,263 @@
+"""Every text jiracampaign writes to a tracker, as a `Document`: campaign and submission descriptions,
+edit notes, submit failures, the living status note, failure summaries and the campaign roll-up.
+
+Nothing here is markup: trackers render these documents (and escape what came from elsewhere).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections import Counter
+from pathlib import Path
+from typing import Iterable
+
+from .documents import Bullet, Bullets, Code, Document, Emph, Fields, Heading, Inline, Link, Mono, Paragraph, Strong, \
+    Table, Warn
+from .known_errors import KnownError, classify
+from .ledger import Entry
+from .model import Campaign, Step
+from .records import RunIdentity, StepInfo, SubmissionRecord
+from .runs import FailureGroup, RunStatus, merged_tasks
+from .states import BatchState
+
+__all__ = ["STATUS_SLOT", "ROLLUP_SLOT", "failure_slot", "failure_signatures", "doc_sha", "yaml_diff",
+           "campaign_doc", "step_doc", "submission_doc", "run_rows", "replaced_file_doc", "edited_file_doc", "submit_failed_doc",
+           "status_doc", "failure_doc", "rollup_doc"]
+
+STATUS_SLOT = "status"
+ROLLUP_SLOT = "rollup"
+ROLLUP_STATES = [s.value for s in BatchState]
+DIAG_LIMIT = 300
+NOT_YET = Emph("not yet submitted")
+
+
+def doc_sha(title: str, doc: Document) -> str:
+    """Digest of a title and document as jiracampaign wrote them (a tracker may reformat what it stores)."""
+    return hashlib.sha256(f"{title}\n{doc.blocks!r}".encode()).hexdigest()[:16]
+
+
+def yaml_diff(old: bytes | None, new: str, name: str) -> str:
+    """A unified diff of two versions of a file, cut at 20,000 characters."""
+    before = (old or b"").decode("utf-8", "replace").splitlines()
+    lines = difflib.unified_diff(before, new.splitlines(), f"{name} (before)", f"{name} (after)", lineterm="", n=1)
+    text = "\n".join(lines)
+    return text if len(text) < 20000 else text[:20000] + "\n... (diff cut at 20000 characters)"
+
+
+# ---- descriptions ------------------------------------------------------------------------------------
+def campaign_doc(campaign: Campaign, groups: dict[str, int]) -> Document:
+    """The campaign item's description."""
+    doc = Document()
+    if campaign.description:
+        doc.add(Paragraph(campaign.description))
+    return doc.add(
+        Fields([
+            ("Campaign", Mono(campaign.id)),
+            ("Operator", campaign.operator),
+            ("Project", campaign.project or "-"),
+            ("Butler repository", Mono(campaign.butler_repo)),
+            ("Input collection", Mono(campaign.input_collection)),
+            ("Output collections", Mono(campaign.output_root + "/...")),
+            ("Pipeline", Mono(campaign.pipeline)),
+            ("Software", Mono(campaign.software)),
+            ("Site", campaign.site),
+            ("Spec", Mono(f"{Path(campaign.spec_path).name} (sha256 {campaign.spec_sha256[:12]})")),
+        ]),
+        Heading("Steps"),
+        Table(["Step", "Pipeline", "After", "Submissions"],
+              [[s.name, Mono(s.pipeline_yaml), ", ".join(s.after) or "-", groups[s.name]] for s in campaign.steps]),
+        Paragraph(Emph("Recorded by jiracampaign; each submission is a child ticket with its BPS submit file attached.")),
+    )
+
+
+def step_doc(campaign: Campaign, step: Step) -> Document:
+    """A step item's description (in the sub-task hierarchy)."""
+    return Document([Paragraph(["Step ", Mono(step.name), " of campaign ", Mono(campaign.id), ": ",
+                                Mono(step.pipeline_yaml)])])
+
+
+def run_rows(run: RunIdentity | None) -> list[tuple[str, Inline]]:
+    """The description rows naming a submission's run (placeholders before it is submitted)."""
+    if run is None:
+        return [("Submitted", NOT_YET), ("Run", NOT_YET), ("Run id", NOT_YET)]
+    return [
+        ("Submitted", run.submitted or NOT_YET),
+        ("Run", Mono(run.run_name)),
+        ("Run id", Mono(f"{run.wms} {run.run_id}".strip()) if run.run_id else NOT_YET),
+    ]
+
+
+def submission_doc(record: SubmissionRecord) -> Document:
+    """A submission item's description, entirely from its record (so `submit` re-renders it, never edits it)."""
+    return Document([
+        Fields([
+            ("Campaign", Mono(record.campaign)),
+            ("Step", f"{record.step} (group {record.group}/{record.groups}: {record.label})"),
+            ("Pipeline", Mono(record.pipeline)),
+            ("Input collection", Mono(record.input_collection)),
+            ("Output run", Mono(record.output_run)),
+            ("Site", record.site),
+            ("Inputs", record.inputs if record.inputs is not None else "-"),
+            *run_rows(record.run),
+        ]),
+        Heading("Data query"),
+        Code(record.data_query),
+        Paragraph(["The BPS submit file is attached as ", Mono(record.file), "."]),
+    ])
+
+
+# ---- notes on a submission -----------------------------------------------------------------------------
+def replaced_file_doc(name: str, old: bytes | None, old_sha: str | None, new_text: str, new_sha: str) -> Document:
+    """The note left when `create` replaces a submit file because the spec changed."""
+    was = f"sha256 {old_sha[:12]}" if old_sha else "no file"
+    return Document([
+        Paragraph(["jiracampaign replaced the BPS submit file ", Mono(name), f" ({was} → sha256 {new_sha[:12]}) "
+                   "because the campaign spec changed:"]),
+        Code(yaml_diff(old, new_text, name)),
+    ])
+
+
+def edited_file_doc(name: str, sha: str, diff: str) -> Document:
+    """The note left when a submit file edited after planning is attached again before it is submitted."""
+    return Document([
+        Paragraph([Mono(name), f" was edited after it was planned; the version submitted (sha256 {sha[:12]}) is "
+                   "now attached:"]),
+        Code(diff),
+    ])
+
+
+def submit_failed_doc(command: str, why: str, tail: str) -> Document:
+    """The note left when ``bps submit`` fails."""
+    return Document([
+        Paragraph([Mono(command), f" failed ({why}); the ticket stays as it was. Last lines of its output:"]),
+        Code(tail),
+    ])
+
+
+# ---- what sync writes ------------------------------------------------------------------------------------
+def _sha(parts: Iterable[object]) -> str:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:12]
+
+
+def failure_signatures(groups: list[FailureGroup]) -> tuple[str, str]:
+    """``(kinds, full)``: which distinct errors there are, and the same with their counts.
+
+    A new kind of error starts a new failure summary; a change in counts edits the latest one.
+    """
+    kinds = sorted((g.label, g.error, g.also, g.message[:80]) for g in groups)
+    full = sorted((g.label, g.error, g.also, g.message[:80], g.count) for g in groups)
+    return (_sha(kinds), _sha(full)) if groups else ("", "")
+
+
+def failure_slot(kinds: str) -> str:
+    return f"failures-{kinds}"
+
+
+def status_doc(status: RunStatus, entry: Entry, since: str) -> Document:
+    """The one status note of a submission, edited in place whenever the run changes."""
+    source = status.source_label or status.source
+    word = f" ({status.raw_state})" if status.raw_state else ""
+    run: list[Inline] = [Mono(entry.run_name)]
+    if status.run_id:
+        run.append(f" (run id {status.run_id}, {source})")
+    rows: list[tuple[str, Inline]] = [
+        ("Run", run),
+        ("State", [Strong(status.state.value.upper()), word]),
+        ("Input files", status.counts_text()),
+        ("Since", since),
+    ]
+    if status.url:
+        rows.append(("Monitor", Link(f"this run on the {source} monitor", status.url)))
+    if status.message:
+        rows.append(("Note", status.message))
+    doc = Document([Heading(f"Run status: {status.state.value.upper()}"), Fields(rows)])
+    if status.tasks:
+        doc.add(Table(["Task", "State", "Files", "Done", "Failed", "Running", "Left"], [
+            [t.label, Link(t.state.value, t.url) if t.url else t.state.value, t.total, t.finished, t.failed,
+             "-" if t.running is None else t.running, t.remaining]
+            for t in merged_tasks(status.tasks)]))
+    return doc.add(Paragraph(Emph("Kept current by jiracampaign sync: edited in place when the run changes.")))
+
+
+def _examples(group: FailureGroup) -> list[Bullet]:
+    out = []
+    for job in group.examples:
+        content: list[Inline] = [Link(f"job {job.id}", job.url)]
+        if job.site:
+            content.append(f" at {job.site}")
+        if job.attempt is not None:
+            content.append(f", attempt {job.attempt}")
+        links = [Link(name, url) for name, url in job.links()]
+        if links:
+            content.append(": ")
+            for i, item in enumerate(links):
+                content += [" · ", item] if i else [item]
+        out.append(Bullet(content))
+    return out
+
+
+def failure_doc(status: RunStatus, entry: Entry, table: list[KnownError]) -> Document:
+    """Failures of a run grouped by error, each with its meaning and advice (or marked for review) and examples."""
+    per_label: Counter = Counter()
+    for group in status.failures:
+        per_label[group.label] += group.count
+    doc = Document([
+        Heading(["Failures in run ", Mono(entry.run_name),
+                 f": {status.failed_jobs} failed jobs, {len(status.failures)} distinct errors"]),
+        Paragraph("Failed jobs per task: " + ", ".join(f"{k} {v}" for k, v in per_label.most_common())),
+    ])
+    actions: Counter = Counter()
+    items = []
+    for group in status.failures:
+        known = classify(group, table)
+        message = group.message[:DIAG_LIMIT] + ("..." if len(group.message) > DIAG_LIMIT else "")
+        head: list[Inline] = [Strong(group.count), f" x {group.label} ", Mono(group.error)]
+        if group.also:
+            head.append(f" (also {group.also})")
+        head += [": ", message if message else Emph("no diagnostic")]
+        if known:
+            ticket = f" (see {known.ticket})" if known.ticket else ""
+            advice = Bullet([f"Known: {known.meaning} ", Strong(known.action), f": {known.advice}{ticket}"])
+            actions[known.action] += 1
+        else:
+            advice = Bullet([Warn(), " ", Strong("Unknown error: needs review."),
+                             " Add it to the known-errors table once understood."])
+            actions["review"] += 1
+        items.append(Bullet(head, [advice, *_examples(group)]))
+    doc.add(Bullets(items))
+    if status.message:
+        doc.add(Paragraph(Emph(status.message)))
+    order = ["review", "rescue", "retry", "investigate", "accept"]
+    return doc.add(Paragraph([Strong("Next:"), " " + "; ".join(
+        f"{a} ({actions[a]} error{'s' if actions[a] > 1 else ''})" for a in order if actions[a])]))
+
+
+def rollup_doc(entries: Iterable[Entry], steps: list[StepInfo], since: str) -> Document:
+    """The campaign's per-step table: submissions by state, files done and failed."""
+    rows: dict[str, Counter] = {s.name: Counter() for s in steps}
+    files: dict[str, list[int]] = {s.name: [0, 0, 0] for s in steps}
+    for entry in entries:
+        rows.setdefault(entry.step, Counter())[entry.state or "pending"] += 1
+        total = files.setdefault(entry.step, [0, 0, 0])
+        total[0] += entry.total
+        total[1] += entry.finished
+        total[2] += entry.failed
+    planned = {s.name: s.groups for s in steps}
+    used = [s for s in ROLLUP_STATES if any(c[s] for c in rows.values())]
+    table: list[list[Inline]] = []
+    sums: Counter = Counter()
+    for step, counts in rows.items():
+        submitted = sum(counts.values())
+        count = max(planned.get(step, 0), submitted)
+        table.append([step, count, count - submitted, *(counts[s] for s in used), *files[step]])
+        sums.update(counts)
+        sums.update({"#count": count, "#not": count - submitted, "#files": files[step][0],
+                     "#done": files[step][1], "#failed": files[step][2]})
+    table.append([Strong("All"), sums["#count"], sums["#not"], *(sums[s] for s in used), sums["#files"],
+                  sums["#done"], sums["#failed"]])
+    return Document([
+        Heading("Campaign progress"),
+        Table(["Step", "Submissions", "Not submitted", *(s.capitalize() for s in used), "Files", "Done", "Failed"], table),
+        Paragraph(Emph(f"Kept current by jiracampaign sync; last change {since}.")),
+    ])

@@ -1,0 +1,1 @@
+"""From a campaign spec to rendered BPS submit files: spec, split, render, plan."""

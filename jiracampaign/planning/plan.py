@@ -1,0 +1,242 @@
+"""Plan a campaign: one submission per step and group, rendered, written to a campaign folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import PlanError
+from ..core.model import Campaign, Submission, submission_id
+from .render import Renderer, stamp
+from .spec import LoadedSpec
+
+__all__ = ["Plan", "build_plan", "write_plan", "read_manifest", "manifest_tickets", "manifest_refs", "check_folder",
+           "MANIFEST",
+           "edited_files"]
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+
+
+def combine_query(base: str, clause: str) -> str:
+    """Join a base query and a group clause, each in balanced parentheses."""
+    if base and clause:
+        return f"({base}) AND ({clause})"
+    return base or clause
+
+
+@dataclass
+class Plan:
+    """A campaign and its rendered submissions, in step then group order.
+
+    Each submission is rendered once; its file gets the tracker key in its header (`file_text`) once
+    the tickets are known.
+    """
+
+    campaign: Campaign
+    submissions: list[Submission]
+    tickets: dict[str, str] = field(default_factory=dict)
+    ticket_ids: dict[str, str] = field(default_factory=dict)
+    others: dict[str, dict[str, str]] = field(default_factory=dict)  # epic and step tickets: ident -> {key, id}
+
+    def file_text(self, sub: Submission) -> str:
+        """The file as written and attached: the rendered YAML with its ticket key."""
+        return stamp(sub.yaml_text, self.tickets.get(sub.id))
+
+    def file_sha(self, sub: Submission) -> str:
+        return hashlib.sha256(self.file_text(sub).encode()).hexdigest()
+
+    def manifest(self) -> dict:
+        """What the campaign folder records: per submission its id, query, inputs and checksum."""
+        return {
+            "format": MANIFEST_FORMAT,
+            "campaign": self.campaign.id,
+            "spec": {"path": Path(self.campaign.spec_path).name, "sha256": self.campaign.spec_sha256},
+            "submissions": [
+                {
+                    "id": s.id,
+                    "step": s.step,
+                    "group": s.group.index,
+                    "groups": s.group.count,
+                    "label": s.group.label,
+                    "data_query": s.data_query,
+                    "inputs": s.group.inputs,
+                    "run_name": s.run_name,
+                    "output_run": s.output_run,
+                    "file": s.file,
+                    "sha256": self.file_sha(s),
+                    **({"ticket": self.tickets[s.id]} if self.tickets and s.id in self.tickets else {}),
+                    **({"ticket_id": self.ticket_ids[s.id]} if self.ticket_ids and s.id in self.ticket_ids else {}),
+                }
+                for s in self.submissions
+            ],
+            **({"tickets": self.others} if self.others else {}),
+        }
+
+
+def build_plan(spec: LoadedSpec, renderer: Renderer | None = None, attempt: int = 1,
+               tickets: dict[str, str] | None = None) -> Plan:
+    """Turn a checked spec into rendered submissions.
+
+    Parameters
+    ----------
+    spec : `LoadedSpec`
+        The campaign and its groups.
+    renderer : `Renderer`, optional
+        Reused across calls to keep compiled templates.
+    attempt : `int`
+        Attempt number used in run collections (``.../attempt1``).
+    tickets : `dict`, optional
+        Submission id to tracker key, for each file's header (`Plan.file_text`).
+
+    Returns
+    -------
+    plan : `Plan`
+        Submissions with their YAML text and SHA-256.
+    """
+    renderer = renderer or Renderer()
+    campaign = spec.campaign
+    subs: list[Submission] = []
+    for step in campaign.steps:
+        for group in spec.groups[step.name]:
+            sid = submission_id(campaign.id, step.name, group.index)
+            output = f"{campaign.output_root}/{step.name}/group{group.index:03d}"
+            output_run = f"{output}/attempt{attempt}"
+            sub = Submission(
+                id=sid,
+                campaign=campaign.id,
+                step=step.name,
+                group=group,
+                data_query=combine_query(step.query, group.clause),
+                pipeline_yaml=step.pipeline_yaml,
+                output=output,
+                output_run=output_run,
+                run_name=output_run.replace("/", "_"),
+                site=step.site,
+                file=f"{step.name}/{sid}.yaml",
+            )
+            sub.yaml_text = renderer.render(campaign, step, sub)
+            subs.append(sub)
+    return Plan(campaign, subs, dict(tickets or {}))
+
+
+def read_manifest(folder: Path) -> dict | None:
+    """The manifest of a campaign folder, or `None` if there is none."""
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PlanError(f"{path}: cannot read the campaign manifest ({exc.__class__.__name__}); move the folder aside") from None
+
+
+def edited_files(folder: Path, manifest: dict) -> list[str]:
+    """Files of a campaign folder whose content no longer matches the manifest (edited by hand)."""
+    changed = []
+    for entry in manifest.get("submissions", []):
+        path = Path(folder) / entry["file"]
+        if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
+            changed.append(entry["file"])
+    return changed
+
+
+def manifest_tickets(folder: Path) -> dict[str, str]:
+    """Tracker keys the campaign folder's manifest already knows, by submission id."""
+    manifest = read_manifest(folder) if Path(folder).is_dir() else None
+    return {e["id"]: e["ticket"] for e in (manifest or {}).get("submissions", []) if e.get("ticket")}
+
+
+def manifest_refs(folder: Path) -> dict[str, tuple[str, str]]:
+    """``ident -> (key, id)`` of every ticket the manifest knows (submissions, epic, step tickets)."""
+    manifest = read_manifest(folder) if Path(folder).is_dir() else None
+    if not manifest:
+        return {}
+    refs = {e["id"]: (e["ticket"], e.get("ticket_id", "")) for e in manifest.get("submissions", []) if e.get("ticket")}
+    refs.update({ident: (t["key"], t.get("id", "")) for ident, t in (manifest.get("tickets") or {}).items()})
+    return refs
+
+
+def check_folder(campaign_id: str, folder: Path, force: bool = False) -> None:
+    """Refuse to write ``folder`` if it holds something else, or hand edits that would be lost.
+
+    Raises
+    ------
+    PlanError
+        The folder is not this campaign's, or files were edited since planned (unless ``force``).
+    """
+    folder = Path(folder)
+    if folder.exists():
+        if not folder.is_dir():
+            raise PlanError(f"{folder} exists and is not a folder")
+        manifest = read_manifest(folder)
+        if manifest is None and any(folder.iterdir()):
+            raise PlanError(f"{folder} is not empty and is not a jiracampaign campaign folder (no {MANIFEST}); choose another --output-dir")
+        if manifest is not None and manifest.get("campaign") != campaign_id:
+            raise PlanError(f"{folder} holds campaign '{manifest.get('campaign')}', not '{campaign_id}'; choose another --output-dir")
+        if manifest is not None and not force:
+            changed = edited_files(folder, manifest)
+            if changed:
+                raise PlanError(
+                    f"{len(changed)} file(s) in {folder} were edited since they were planned "
+                    f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}); "
+                    "planning again would overwrite them: submit them as they are, or re-run with --force"
+                )
+
+
+def write_plan(plan: Plan, folder: Path, force: bool = False) -> Path:
+    """Write the campaign folder: every submission's YAML and the manifest, all or nothing.
+
+    The new content is written to a temporary folder beside the target and swapped in,
+    so an error or interruption leaves the previous folder (or none) intact.
+
+    Parameters
+    ----------
+    plan : `Plan`
+        What to write.
+    folder : `pathlib.Path`
+        The campaign folder.
+    force : `bool`
+        Overwrite files edited by hand since the last plan.
+
+    Returns
+    -------
+    folder : `pathlib.Path`
+        The folder written.
+
+    Raises
+    ------
+    PlanError
+        The folder holds something that is not this campaign, or hand edits that would be lost.
+    """
+    folder = Path(folder)
+    check_folder(plan.campaign.id, folder, force)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        for sub in plan.submissions:
+            target = tmp / sub.file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(plan.file_text(sub), encoding="utf-8")
+        (tmp / MANIFEST).write_text(json.dumps(plan.manifest(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.chmod(tmp, 0o755)
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+            os.replace(folder, old)
+            try:
+                os.replace(tmp, folder)
+            except BaseException:
+                os.replace(old, folder)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder

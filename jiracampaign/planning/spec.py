@@ -1,0 +1,190 @@
+"""Read a campaign spec (YAML), check it thoroughly, and build the `Campaign` model."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import SpecError
+from ..core.model import Campaign, Group, Step
+from ..schema import Key, check_section
+from .split import query_problem, split_step
+from ..yamlsrc import Located, load_located
+
+__all__ = ["CAMPAIGN_KEYS", "STEP_KEYS", "RESOURCE_KEYS", "LoadedSpec", "load_spec"]
+
+RESOURCE_KEYS: tuple[Key, ...] = (
+    Key("requestMemory", "posint", "Memory per job, MB (BPS default 2048)."),
+    Key("requestMemoryMax", "posint", "Ceiling for automatic memory increases, MB."),
+    Key("memoryMultiplier", "number", "Factor applied to memory on each retry after running out."),
+    Key("memoryLimit", "posint", "Hard cap on memory per job, MB."),
+    Key("requestCpus", "posint", "Cores per job."),
+    Key("requestWalltime", "posint", "Wall time per job, seconds."),
+    Key("numberOfRetries", "int", "Automatic retries of a failed job."),
+    Key("retryUnlessExit", "any", "Exit code (or list) that is never retried."),
+)
+
+_OVERRIDABLE: tuple[Key, ...] = (
+    Key("site", "str", "Compute site (`computeSite`): SLAC, CC-IN2P3, LANCS, ... ."),
+    Key("template", "str", "BPS template: `panda`, `htcondor`, or a path to a Jinja2 file, relative to the spec."),
+    Key("input_collection", "str", "Input collection(s), comma-separated (`payload.inCollection`)."),
+    Key("resources", "mapping", "BPS resource keys (see the resources table)."),
+    Key("bps", "mapping", "Further BPS keys, written verbatim at the top level of the submit file."),
+    Key("include_configs", "strlist", "Files for `includeConfigs`, e.g. a site's BPS defaults."),
+)
+
+STEP_KEYS: tuple[Key, ...] = (
+    Key("name", "slug", "Step name (step1, step2a, ...); unique in the campaign.", required=True),
+    Key("subset", "str", "Pipeline subset label appended as `#subset`; default: the step name."),
+    Key("pipeline", "str", "Pipeline YAML for this step only, instead of the campaign's."),
+    Key("after", "strlist", "Steps that must be done before this one is submitted.", default=[]),
+    Key("query", "str", "Base data query (butler `where` expression) for every group of the step.", default=""),
+    Key("split", "mapping", "How to split the inputs into groups (see split rules); default: one group."),
+) + _OVERRIDABLE
+
+CAMPAIGN_KEYS: tuple[Key, ...] = (
+    Key("campaign", "slug", "Campaign id: names the epic, every submission and every run.", required=True),
+    Key("description", "str", "What the campaign is for; goes into the epic.", default=""),
+    Key("operator", "str", "Who runs it (BPS `operator`).", required=True),
+    Key("project", "str", "BPS `project` label, e.g. DP0.2.", default=""),
+    Key("butler_repo", "str", "Butler repository (`payload.butlerConfig`).", required=True),
+    Key("output_root", "str", "Root of the output collections; default `u/<operator>/<campaign>`."),
+    Key("pipeline", "str", "Pipeline YAML, e.g. `$DRP_PIPE_DIR/pipelines/LSSTCam-imSim/DRP-test-med-1.yaml`.", required=True),
+    Key("software", "str", "Software stack version or image tag (`LSST_VERSION`), e.g. w_2024_30.", required=True),
+    Key("steps", "list", "The steps, in order.", required=True),
+    *(Key(k.name, k.kind, k.help, required=(k.name in ("site", "input_collection")),
+          default=("panda" if k.name == "template" else k.default)) for k in _OVERRIDABLE),
+)
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A checked campaign and the groups of each step."""
+
+    campaign: Campaign
+    groups: dict[str, list[Group]]
+    source: Located
+
+
+def _check_query(src: Located, path: tuple, query: str) -> None:
+    problem = query_problem(query)
+    if problem:
+        raise src.fail(path, problem)
+
+
+def _check_order(src: Located, steps: list[dict]) -> None:
+    index = {s["name"]: i for i, s in enumerate(steps)}
+    for i, step in enumerate(steps):
+        for j, dep in enumerate(step["after"]):
+            if dep not in index:
+                known = ", ".join(index)
+                raise src.fail(("steps", i, "after", j), f"unknown step '{dep}' (steps are: {known})")
+    done: set[str] = set()
+
+    def visit(name: str, stack: list[str]) -> None:
+        i = index[name]
+        for j, dep in enumerate(steps[i]["after"]):
+            if dep in stack or dep == name:
+                cycle = (stack[stack.index(dep):] if dep in stack else []) + [name, dep]
+                raise src.fail(("steps", i, "after", j), "steps form a cycle: " + " -> ".join(cycle))
+            if dep not in done:
+                visit(dep, stack + [name])
+        done.add(name)
+
+    for step in steps:
+        if step["name"] not in done:
+            visit(step["name"], [])
+
+
+def _given(values: dict) -> dict:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _build_step(src: Located, i: int, raw: dict, top: dict, base_dir: Path) -> Step:
+    path = ("steps", i)
+    own = check_section(src, path + ("resources",), raw["resources"] or {}, RESOURCE_KEYS)
+    resources = {k: v for k, v in {**top["resources"], **_given(own)}.items() if v is not None}
+    bps = {**(top["bps"] or {}), **(raw["bps"] or {})}
+    template = raw["template"] or top["template"]
+    if template not in ("panda", "htcondor"):
+        template = str((base_dir / template)) if not Path(template).is_absolute() else template
+    pipeline = raw["pipeline"] or top["pipeline"]
+    subset = raw["subset"] or raw["name"]
+    if "#" in subset:
+        raise src.fail(path + ("subset",), f"expected a subset label without '#', got {subset!r}")
+    return Step(
+        name=raw["name"],
+        pipeline_yaml=f"{pipeline}#{subset}",
+        after=tuple(raw["after"]),
+        query=raw["query"].strip(),
+        split=raw["split"] or {"rule": "none"},
+        site=raw["site"] or top["site"],
+        template=template,
+        input_collection=raw["input_collection"] or top["input_collection"],
+        resources=resources,
+        bps=bps,
+        include_configs=tuple(raw["include_configs"] or top["include_configs"] or ()),
+    )
+
+
+def load_spec(path: str | Path, text: str | None = None) -> LoadedSpec:
+    """Read and check a campaign spec.
+
+    Parameters
+    ----------
+    path : `str` or `pathlib.Path`
+        The spec file; relative id files and templates resolve against its folder.
+    text : `str`, optional
+        The spec content, when already read.
+
+    Returns
+    -------
+    spec : `LoadedSpec`
+        The campaign and the groups of every step.
+
+    Raises
+    ------
+    SpecError
+        Naming file, line and field for any problem.
+    """
+    src = load_located(path, SpecError, text=text)
+    raw_text = Path(path).read_bytes() if text is None else text.encode()
+    if src.data is not None and not isinstance(src.data, dict):
+        raise src.fail((), "expected a mapping of campaign keys at the top level")
+    top = check_section(src, (), src.data, CAMPAIGN_KEYS)
+    top["resources"] = _given(check_section(src, ("resources",), top["resources"] or {}, RESOURCE_KEYS))
+    if not top["steps"]:
+        raise src.fail(("steps",), "empty: a campaign needs at least one step")
+    base_dir = Path(path).parent
+    raw_steps = []
+    for i, raw in enumerate(top["steps"]):
+        step = check_section(src, ("steps", i), raw, STEP_KEYS)
+        if step["name"] in [s["name"] for s in raw_steps]:
+            raise src.fail(("steps", i, "name"), f"duplicate step name '{step['name']}'")
+        _check_query(src, ("steps", i, "query"), step["query"])
+        raw_steps.append(step)
+    _check_order(src, raw_steps)
+    steps = tuple(_build_step(src, i, s, top, base_dir) for i, s in enumerate(raw_steps))
+    groups = {
+        s.name: split_step(src, ("steps", i, "split"), raw_steps[i]["split"], base_dir)
+        for i, s in enumerate(steps)
+    }
+    campaign = Campaign(
+        id=top["campaign"],
+        description=top["description"],
+        operator=top["operator"],
+        project=top["project"],
+        butler_repo=top["butler_repo"],
+        input_collection=top["input_collection"],
+        output_root=(top["output_root"] or f"u/{top['operator']}/{top['campaign']}").rstrip("/"),
+        pipeline=top["pipeline"],
+        software=top["software"],
+        site=top["site"],
+        steps=steps,
+        spec_path=str(path),
+        spec_sha256=hashlib.sha256(raw_text).hexdigest(),
+    )
+    return LoadedSpec(campaign, groups, src)
+
+

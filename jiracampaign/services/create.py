@@ -1,0 +1,201 @@
+"""``create``: record a planned campaign in a tracker: one campaign item, one child item per submission,
+the YAML attached; then write the campaign folder.
+
+Idempotent: what exists is found first (one bulk read), only missing items are created (in bulk), and
+only what changed is updated, with a note saying what changed. The plan is rendered once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..core import texts
+from ..core.model import Campaign, Submission
+from ..core.records import CampaignRecord, StepInfo, StepRecord, SubmissionRecord
+from ..planning.plan import Plan, build_plan, check_folder, write_plan
+from ..config import Config
+from ..planning.spec import LoadedSpec, load_spec
+from ..plugins import open_tracker
+from ..trackers.base import Item, NewItem, Tracker
+from .items import campaign_items, folder_for
+
+__all__ = ["CreateResult", "create", "create_from_spec", "submission_record", "campaign_record"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CreateResult:
+    """What `create` did."""
+
+    campaign: str
+    epic: str
+    epic_created: bool
+    tracker: str
+    folder: Path
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    orphans: list[Item] = field(default_factory=list)
+    duplicates: list[Item] = field(default_factory=list)
+    plan: Plan | None = None
+
+    def count(self, action: str) -> int:
+        return sum(1 for r in self.rows if r["action"] == action)
+
+
+def create_from_spec(config: Config, spec_path: str, output_dir: str | None = None, force: bool = False,
+                     start: Callable[[int], None] | None = None,
+                     progress: Callable[[int], None] | None = None) -> CreateResult:
+    """`create` for the spec file ``spec_path`` in the configured tracker; ``start`` is told the number of
+    submissions before the work begins."""
+    spec = load_spec(spec_path)
+    folder = folder_for(config.get("campaigns_dir"), output_dir, spec.campaign.id)
+    tracker = open_tracker(config)
+    try:
+        if start:
+            start(sum(len(g) for g in spec.groups.values()))
+        return create(spec, tracker, folder, force=force, progress=progress)
+    finally:
+        tracker.close()
+
+
+def submission_record(sub: Submission, campaign: Campaign, sha256: str | None, run=None) -> SubmissionRecord:
+    """What a submission item stores (enough to rebuild the campaign, and its description)."""
+    return SubmissionRecord(
+        campaign=sub.campaign, submission=sub.id, step=sub.step, group=sub.group.index, groups=sub.group.count,
+        data_query=sub.data_query, inputs=sub.group.inputs, output_run=sub.output_run, run_name=sub.run_name,
+        file=Path(sub.file).name, sha256=sha256, label=sub.group.label, pipeline=sub.pipeline_yaml,
+        input_collection=campaign.step(sub.step).input_collection, site=sub.site, run=run)
+
+
+def campaign_record(campaign: Campaign, groups: dict[str, int]) -> CampaignRecord:
+    return CampaignRecord(campaign=campaign.id, spec_sha256=campaign.spec_sha256,
+                          steps=[StepInfo(s.name, tuple(s.after), groups[s.name]) for s in campaign.steps])
+
+
+def _retitle(tracker: Tracker, item: Item, title: str, body, digest: str) -> list[str]:
+    """Rewrite title and description when what jiracampaign would write changed (compared by digest)."""
+    if item.record.text_sha == digest:
+        return []
+    tracker.update_item(item.key, title=title, body=body)
+    return ["description"]
+
+
+def _index(found: list[Item]) -> tuple[dict[str, Item], list[Item]]:
+    """Items by ident (the oldest wins) and the later duplicates."""
+    existing: dict[str, Item] = {}
+    duplicates: list[Item] = []
+    for item in sorted(found, key=lambda t: (t.ident, int(t.id or 0))):
+        if item.ident not in existing:
+            existing[item.ident] = item
+        elif item.key != existing[item.ident].key:
+            duplicates.append(item)
+    return existing, duplicates
+
+
+def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False,
+           progress: Callable[[int], None] | None = None) -> CreateResult:
+    """Create or bring up to date a campaign's items, then write the campaign folder.
+
+    Parameters
+    ----------
+    spec : `LoadedSpec`
+        The checked campaign.
+    tracker : `Tracker`
+        Where to record it.
+    folder : `pathlib.Path`
+        The campaign folder (checked first, written last, with ticket keys in the file headers).
+    force : `bool`
+        Overwrite hand-edited files in the folder.
+    progress : callable, optional
+        Called with the number of submissions done since the last call.
+
+    Returns
+    -------
+    result : `CreateResult`
+    """
+    campaign = spec.campaign
+    check_folder(campaign.id, folder, force)
+    counts = {name: len(groups) for name, groups in spec.groups.items()}
+    plan = build_plan(spec)
+    existing, duplicates = _index(campaign_items(tracker, campaign.id, folder))
+
+    epic_title = (f"Campaign {campaign.id}" + (f": {campaign.description}" if campaign.description else ""))[:250]
+    epic_doc = texts.campaign_doc(campaign, counts)
+    epic_record = campaign_record(campaign, counts)
+    epic_record.text_sha = texts.doc_sha(epic_title, epic_doc)
+    epic = existing.get(campaign.id)
+    epic_created = epic is None
+    if epic is None:
+        (epic,) = tracker.ensure_items([NewItem(campaign.id, campaign.id, epic_title, epic_doc, epic_record)])
+    else:
+        _retitle(tracker, epic, epic_title, epic_doc, epic_record.text_sha)
+        if epic.record != epic_record:
+            tracker.set_record(epic.key, epic_record)
+
+    parents = {s.name: epic.key for s in campaign.steps}
+    step_items: list[Item] = []
+    if tracker.step_items:
+        wanted = [NewItem(f"{campaign.id}_{s.name}", campaign.id, f"{campaign.id} {s.name}", texts.step_doc(campaign, s),
+                          StepRecord(campaign.id, s.name), parent=epic.key) for s in campaign.steps]
+        made = {t.ident: t for t in tracker.ensure_items([w for w in wanted if w.ident not in existing])}
+        step_items = [made.get(w.ident) or existing[w.ident] for w in wanted]
+        parents = {s.name: t.key for s, t in zip(campaign.steps, step_items, strict=True)}
+
+    missing = [sub for sub in plan.submissions if sub.id not in existing]
+    new_items = tracker.ensure_items(
+        [NewItem(sub.id, campaign.id, sub.title, texts.submission_doc(r := submission_record(sub, campaign, None)), r,
+                 parent=parents[sub.step]) for sub in missing],
+        progress=progress,
+    )
+    items = {t.ident: t for t in new_items} | existing
+    plan.tickets = {s.id: items[s.id].key for s in plan.submissions}
+    plan.ticket_ids = {s.id: items[s.id].id for s in plan.submissions if items[s.id].id}
+    plan.others = {t.ident: {"key": t.key, "id": t.id} for t in [epic, *step_items]}
+
+    result = CreateResult(campaign.id, epic.key, epic_created, tracker.describe(), Path(folder), plan=plan,
+                          duplicates=duplicates)
+    created = {t.ident for t in new_items}
+    for sub in plan.submissions:
+        item, is_new = items[sub.id], sub.id in created
+        changes = _update_submission(tracker, item, plan, sub, campaign, is_new)
+        action = "created" if is_new else ("updated" if changes else "unchanged")
+        result.rows.append({"id": sub.id, "key": item.key, "step": sub.step,
+                            "group": f"{sub.group.index}/{sub.group.count}", "action": action,
+                            "changes": ",".join(changes), "file": sub.file})
+        if progress and not is_new:
+            progress(1)
+    planned = {s.id for s in plan.submissions}
+    result.orphans = [t for t in existing.values() if t.kind == "submission" and t.ident not in planned]
+    write_plan(plan, folder, force=force)
+    log.info("campaign %s: %d created, %d updated, %d unchanged", campaign.id, result.count("created"),
+             result.count("updated"), result.count("unchanged"))
+    return result
+
+
+def _update_submission(tracker: Tracker, item: Item, plan: Plan, sub: Submission, campaign: Campaign,
+                       new: bool) -> list[str]:
+    """Bring one submission item up to date: description, attached file, record. Returns what changed."""
+    old = item.record if isinstance(item.record, SubmissionRecord) else None
+    sha = plan.file_sha(sub)
+    record = submission_record(sub, campaign, sha, run=old.run if old else None)
+    title, doc = sub.title, texts.submission_doc(record)
+    record.text_sha = texts.doc_sha(title, doc)
+    changes = [] if new else _retitle(tracker, item, title, doc, record.text_sha)
+    name = Path(sub.file).name
+    if (old.sha256 if old else None) != sha or name not in item.attachments:
+        replacing = name in item.attachments
+        before = tracker.read_attachment(item.key, name) if replacing else None
+        text = plan.file_text(sub)
+        tracker.attach(item.key, name, text.encode())
+        if replacing:
+            tracker.add_note(item.key, texts.replaced_file_doc(name, before, old.sha256 if old else None, text, sha))
+        if not new:
+            changes.append("yaml")
+    if record != old:
+        tracker.set_record(item.key, record)
+        if not new and not changes:
+            changes.append("metadata")
+    return changes

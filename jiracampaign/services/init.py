@@ -1,0 +1,58 @@
+"""``init``: connect to a JIRA, check what jiracampaign needs, and save what was learned in the config file."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import Config, config_path
+from ..errors import TrackerError
+from ..trackers.jira.client import JiraClient
+from ..trackers.jira.credentials import find_secret
+from ..trackers.jira.setup import detect_flavour, inspect, save_settings
+
+__all__ = ["InitResult", "init"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InitResult:
+    path: Path
+    flavour: str
+    project: str
+    facts: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def init(config: Config, server: str, project: str, user: str, auth: str | None, hierarchy: str | None,
+         interactive: bool, config_file: str | None = None) -> InitResult:
+    """Inspect the JIRA project and save the settings; nothing is saved when something is missing.
+
+    Raises
+    ------
+    TrackerError
+        Something jiracampaign needs is missing (the result's problems, listed before, say what).
+    """
+    server = server.rstrip("/")
+    flavour = detect_flavour(server, config.get("jira.timeout"))
+    auth = auth or ("basic" if flavour == "cloud" else "token")
+    hierarchy = hierarchy or config.get("jira.hierarchy")
+    for name, value in (("jira.server", server), ("jira.project", project), ("jira.user", user), ("jira.auth", auth)):
+        config.set(name, value, "init")
+    secret = find_secret(config, interactive=interactive)
+    client = JiraClient(server, auth, user, secret, timeout=config.get("jira.timeout"),
+                        max_retries=config.get("jira.max_retries"))
+    try:
+        report = inspect(client, project, hierarchy)
+    finally:
+        client.close()
+    path = Path(config_file or os.environ.get("JIRACAMPAIGN_CONFIG") or config_path())
+    result = InitResult(path, flavour, project, report.facts, report.problems)
+    if not report.problems:
+        save_settings(path, "jira", {"server": server, "project": project, "user": user, "auth": auth,
+                                     **report.settings})
+        log.info("saved the JIRA settings to %s", path)
+    return result

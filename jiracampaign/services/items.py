@@ -1,0 +1,34 @@
+"""Finding a campaign's items: the tracker's bulk read, told which items the campaign folder's manifest
+knows (a tracker whose search lags behind its writes returns them all the same)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import JiraCampaignError
+from ..planning.plan import manifest_refs
+from ..trackers.base import Item, Tracker
+
+__all__ = ["campaign_items", "campaign_of", "folder_for"]
+
+
+def campaign_items(tracker: Tracker, campaign: str, folder: Path) -> list[Item]:
+    """Every item of a campaign (campaign, steps, submissions)."""
+    return tracker.find_items(campaign, known=manifest_refs(folder))
+
+
+def campaign_of(tracker: Tracker, keys: tuple[str, ...]) -> str:
+    """The one campaign the given item keys belong to."""
+    named = [item for item in (tracker.get_item(key) for key in keys) if item is not None]
+    missing = sorted(set(keys) - {item.key for item in named})
+    if missing:
+        raise JiraCampaignError(f"no such ticket in {tracker.describe()}: {', '.join(missing)}")
+    campaigns = {item.record.campaign for item in named}
+    if len(campaigns) != 1:
+        raise JiraCampaignError(f"tickets {', '.join(keys)} must belong to one campaign (found {sorted(campaigns)})")
+    return campaigns.pop()
+
+
+def folder_for(campaigns_dir: str, output_dir: str | None, campaign: str) -> Path:
+    """The campaign folder: ``--output-dir``, else ``<campaigns_dir>/<campaign id>``."""
+    return Path(output_dir) if output_dir else Path(campaigns_dir) / campaign

@@ -1,0 +1,238 @@
+"""``submit``: run ``bps submit`` for a campaign's submissions and record each run on its item.
+
+For each submission: the steps it must follow are done (or ``--force``); the YAML on disk is the
+one attached (a last-minute edit is attached again, with a diff note); ``bps submit FILE`` runs and
+its ``Submit dir``, ``Run Id`` and ``Run Name`` are read from its output; the run identity goes into
+the item's record (its description is re-rendered from it); the item shows the run as running and
+the run joins the campaign's sync ledger. A failed ``bps submit`` leaves the item as it was, with a
+note quoting the end of the output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from ..config import Config, data_dir
+from ..core import texts
+from ..core.ledger import Entry
+from ..core.records import CampaignRecord, RunIdentity, SubmissionRecord
+from ..core.states import BatchState
+from ..errors import JiraCampaignError, TrackerError
+from ..locks import exclusive, lock_path
+from ..planning.plan import read_manifest
+from ..planning.spec import load_spec
+from ..plugins import source_for
+from ..trackers.base import Item, Tracker
+from .items import campaign_items, campaign_of, folder_for
+from .ledger import add_runs
+
+__all__ = ["SubmitResult", "SubmitReport", "submit", "parse_bps_output", "wms_of", "Submitter", "LOCK_WAIT"]
+
+log = logging.getLogger(__name__)
+
+_BPS_LINE = re.compile(r"^\s*(Submit dir|Run Id|Run Name)\s*:\s*(\S.*?)\s*$", re.MULTILINE)
+_KEYS = {"Submit dir": "submit_dir", "Run Id": "run_id", "Run Name": "run_name"}
+TAIL_LINES = 30
+LOCK_WAIT = 120
+
+
+@dataclass
+class SubmitResult:
+    key: str
+    ident: str
+    action: str  # submitted, recorded, would submit, skipped, refused, failed
+    detail: str = ""
+    run: RunIdentity | None = None
+
+    def row(self) -> dict:
+        run = self.run
+        return {"key": self.key, "id": self.ident, "action": self.action, "run_name": run.run_name if run else None,
+                "run_id": run.run_id if run else None, "detail": self.detail}
+
+
+@dataclass
+class SubmitReport:
+    """What `submit` did, one result per selected submission."""
+
+    results: list[SubmitResult] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(r.action == action for r in self.results)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.count("failed") or self.count("refused"))
+
+
+def parse_bps_output(text: str) -> dict[str, str]:
+    """``submit_dir``, ``run_id`` and ``run_name`` from what ``bps submit`` printed (the last of each)."""
+    return {_KEYS[m.group(1)]: m.group(2) for m in _BPS_LINE.finditer(text)}
+
+
+def wms_of(yaml_text: str) -> str:
+    """Workload system of a BPS file, from its ``wmsServiceClass`` (``panda``, ``htcondor``, ``parsl``...)."""
+    try:
+        data = yaml.safe_load(yaml_text) or {}
+    except yaml.YAMLError:
+        return ""
+    service = str(data.get("wmsServiceClass", "")) if isinstance(data, dict) else ""
+    parts = service.split(".")
+    return parts[3] if len(parts) > 3 and parts[:3] == ["lsst", "ctrl", "bps"] else service.lower()
+
+
+def submit(tracker: Tracker, config: Config, targets: tuple[str, ...], steps: tuple[str, ...] = (),
+           groups: tuple[int, ...] = (), output_dir: str | None = None, force: bool = False, dry_run: bool = False,
+           run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> SubmitReport:
+    """Submit the selected submissions of one campaign.
+
+    ``targets`` is a spec file (narrowed by ``steps`` and ``groups``) or item keys.
+    """
+    keys = None if Path(targets[0]).is_file() else set(targets)
+    campaign = load_spec(targets[0]).campaign.id if keys is None else campaign_of(tracker, targets)
+    folder = folder_for(config.get("campaigns_dir"), output_dir, campaign)
+    items = campaign_items(tracker, campaign, folder)
+    epic = next((t for t in items if t.kind == "campaign"), None)
+    if epic is None:
+        raise JiraCampaignError(f"campaign {campaign} is not recorded in {tracker.describe()}: "
+                                "run 'jiracampaign create SPEC' first")
+    selected = [t for t in items if isinstance(t.record, SubmissionRecord) and (keys is None or t.key in keys)
+                and (not steps or t.record.step in steps) and (not groups or t.record.group in groups)]
+    if not selected:
+        raise JiraCampaignError("no submission matches the selection")
+    submitter = Submitter(tracker, folder, config.get("bps.command"), lambda wms: source_for(wms, config), run=run)
+    if dry_run:
+        return submitter.submit(selected, epic, items, force=force, dry_run=True)
+    with exclusive(lock_path(data_dir()), LOCK_WAIT):
+        return submitter.submit(selected, epic, items, force=force)
+
+
+class Submitter:
+    """Submits and records runs for one campaign.
+
+    Parameters
+    ----------
+    tracker : `Tracker`
+    folder : `Path`
+        The campaign folder (``manifest.json`` and the BPS files).
+    command : `str`
+        The BPS command (``bps.command``), split like a shell would.
+    source_for : callable
+        Names the status source that follows a workload system's runs.
+    run : callable
+        Runs the command (``subprocess.run``; tests may pass their own).
+    clock : callable
+        The current UTC time.
+    """
+
+    def __init__(self, tracker: Tracker, folder: Path, command: str, source_for: Callable[[str], str],
+                 run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self.tracker, self.folder, self.source_for = tracker, Path(folder), source_for
+        self.command, self.runner, self.clock = shlex.split(command), run, clock
+        manifest = read_manifest(self.folder) if self.folder.is_dir() else None
+        self.files = {e["id"]: self.folder / e["file"] for e in (manifest or {}).get("submissions", [])}
+
+    @staticmethod
+    def blockers(item: Item, epic: Item, items: list[Item]) -> list[str]:
+        """Keys of unfinished submissions of the steps ``item``'s step must follow."""
+        info = epic.record.step(item.record.step) if isinstance(epic.record, CampaignRecord) else None
+        after = set(info.after) if info else set()
+        return [t.key for t in items if isinstance(t.record, SubmissionRecord) and t.record.step in after and not t.done]
+
+    def submit(self, selected: list[Item], epic: Item, items: list[Item], force: bool = False,
+               dry_run: bool = False) -> SubmitReport:
+        report, entries = SubmitReport(), []
+        for item in sorted(selected, key=lambda t: t.ident):
+            result = self._one(item, epic, items, force, dry_run)
+            report.results.append(result)
+            if result.action == "submitted":
+                entries.append(self.entry(item, result.run))
+        if entries:
+            add_runs(self.tracker, epic, entries, items, self.source_for)
+        return report
+
+    def _one(self, item: Item, epic: Item, items: list[Item], force: bool, dry_run: bool) -> SubmitResult:
+        record: SubmissionRecord = item.record
+        done = record.run.run_name if record.run else None
+        if done and not force:
+            return SubmitResult(item.key, item.ident, "skipped", f"already submitted as {done} (--force submits again)")
+        waiting = self.blockers(item, epic, items)
+        if waiting and not force:
+            return SubmitResult(item.key, item.ident, "refused",
+                                f"step {record.step} must wait until {', '.join(waiting[:10])}"
+                                f"{' ...' if len(waiting) > 10 else ''} "
+                                f"{'is' if len(waiting) == 1 else 'are'} done (--force submits anyway)")
+        path = self.files.get(item.ident) or self.folder / record.step / record.file
+        if not path.is_file():
+            return SubmitResult(item.key, item.ident, "failed",
+                                f"{path} does not exist: run 'jiracampaign create SPEC' to write the campaign folder")
+        path = path.resolve()  # bps runs in the file's folder
+        content = path.read_bytes()
+        command = self.command + ["submit", str(path)]
+        if dry_run:
+            return SubmitResult(item.key, item.ident, "would submit", shlex.join(command))
+        self._sync_yaml(item, path, content)
+        log.info("%s: %s", item.key, shlex.join(command))
+        try:
+            proc = self.runner(command, cwd=path.parent, capture_output=True, text=True)
+        except OSError as exc:
+            proc = subprocess.CompletedProcess(command, 127, "", f"{command[0]}: {exc.strerror or exc}")
+        out = (proc.stdout or "") + (proc.stderr or "")
+        found = parse_bps_output(proc.stdout or "")
+        if proc.returncode != 0 or not found.get("run_name"):
+            why = f"exit status {proc.returncode}" if proc.returncode else "no 'Run Name:' in its output"
+            tail = "\n".join(out.rstrip().splitlines()[-TAIL_LINES:]) or "(no output)"
+            log.warning("%s: bps submit failed (%s)", item.key, why)
+            self.tracker.add_note(item.key, texts.submit_failed_doc(shlex.join(command), why, tail))
+            return SubmitResult(item.key, item.ident, "failed", f"bps submit failed ({why}): "
+                                f"{out.strip().splitlines()[-1] if out.strip() else 'no output'}")
+        run = RunIdentity(run_name=found["run_name"], run_id=found.get("run_id"), submit_dir=found.get("submit_dir"),
+                          wms=wms_of(content.decode("utf-8", "replace")), submitted=self.now())
+        self.record(item, run)
+        return SubmitResult(item.key, item.ident, "submitted", found.get("submit_dir") or "", run)
+
+    def now(self) -> str:
+        return self.clock().replace(microsecond=0).isoformat()
+
+    def _sync_yaml(self, item: Item, path: Path, content: bytes) -> None:
+        """Attach the file as it is on disk if it differs from the attached one, noting the diff."""
+        sha = hashlib.sha256(content).hexdigest()
+        if sha == item.record.sha256:
+            return
+        name = path.name
+        old = self.tracker.read_attachment(item.key, name)
+        self.tracker.attach(item.key, name, content)
+        diff = texts.yaml_diff(old, content.decode("utf-8", "replace"), name)
+        self.tracker.add_note(item.key, texts.edited_file_doc(name, sha, diff))
+        item.record = dataclasses.replace(item.record, sha256=sha)
+        self.tracker.set_record(item.key, item.record)
+
+    def record(self, item: Item, run: RunIdentity) -> None:
+        """Write the run identity to the item (record and description) and show it running."""
+        record = dataclasses.replace(item.record, run=run)
+        doc = texts.submission_doc(record)
+        digest = texts.doc_sha(item.title, doc)
+        if digest != record.text_sha:
+            self.tracker.update_item(item.key, body=doc)
+            record.text_sha = digest
+        self.tracker.set_record(item.key, record)
+        item.record = record
+        try:
+            self.tracker.set_run_state(item.key, BatchState.RUNNING)
+        except TrackerError as exc:
+            raise TrackerError(f"run recorded, but {exc}") from None
+
+    def entry(self, item: Item, run: RunIdentity) -> Entry:
+        return Entry(key=item.key, ident=item.ident, step=item.record.step, source=self.source_for(run.wms),
+                     run_name=run.run_name, run_id=run.run_id, wms=run.wms, submitted=run.submitted)

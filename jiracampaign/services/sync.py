@@ -1,0 +1,242 @@
+"""``sync``: ask the status sources about every submitted run, and write to items only what changed.
+
+Reads: the open campaigns (one bulk read), each campaign's sync ledger (one download), and each
+status source once for all of its runs. For a run that changed: the item shows the new run state,
+its one status note is edited in place, a failure summary is posted when the errors change (edited
+in place while only their counts grow), its sync record is updated; then the campaign's roll-up
+note and ledger. Nothing is written when nothing changed. A write that fails leaves the run's ledger
+entry as it was, so the next sync tries again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from ..config import Config, data_dir
+from ..core import texts
+from ..core.known_errors import load_known_errors
+from ..core.ledger import DIGEST_FILE, Entry, SyncState
+from ..core.records import CampaignRecord
+from ..core.runs import RunRef, RunStatus
+from ..core.states import BatchState
+from ..errors import ConfigError, JiraCampaignError, SourceError
+from ..locks import hold, lock_path
+from ..plugins import SOURCES, load_class, open_source, open_tracker, source_for
+from ..sources.base import StatusSource
+from ..trackers.base import Item, Tracker
+from .ledger import ledger_from_items, load_ledger
+
+__all__ = ["Action", "SyncReport", "Syncer", "sync", "ATTENTION"]
+
+log = logging.getLogger(__name__)
+
+ATTENTION = {BatchState.FAILED, BatchState.PARTIAL, BatchState.HELD}
+
+
+@dataclass
+class Action:
+    """One write sync makes (or, with ``--dry-run``, would make)."""
+
+    key: str
+    kind: str  # transition, status, failures, record, rollup, digest
+    text: str
+    run: Callable[[], object] = field(repr=False, default=lambda: None)
+
+
+@dataclass
+class SyncReport:
+    """What a pass found and did."""
+
+    campaigns: int = 0
+    runs: int = 0
+    changed: int = 0
+    actions: list[Action] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    attention: list[tuple[str, str, str]] = field(default_factory=list)  # key, run, state
+    unknown: list[tuple[str, str, str]] = field(default_factory=list)    # key, run, why
+    source_requests: int = 0
+    skipped: str = ""  # the lock another sync holds, when this pass did not run
+
+
+def sync(config: Config, campaign: str | None = None, dry_run: bool = False, full: bool = False) -> SyncReport:
+    """One pass over every open campaign (or one), unless another sync holds the lock."""
+    path = lock_path(data_dir())
+    with hold(path) as got:
+        if not got:
+            return SyncReport(skipped=str(path))
+        tracker = open_tracker(config)
+        syncer = Syncer(tracker, config)
+        try:
+            return syncer.run(campaign, dry_run=dry_run, full=full)
+        finally:
+            syncer.close()
+            tracker.close()
+
+
+class Syncer:
+    """Runs sync passes against one tracker.
+
+    Parameters
+    ----------
+    tracker : `Tracker`
+    config : `Config`
+    sources : `dict`, optional
+        Status sources by name (built from the config on first use otherwise).
+    clock : callable
+        The current UTC time.
+    """
+
+    def __init__(self, tracker: Tracker, config: Config, sources: dict[str, StatusSource] | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self.tracker, self.config, self.clock = tracker, config, clock
+        self.sources: dict[str, StatusSource] = dict(sources or {})
+        self.known = load_known_errors(config.get("sync.known_errors") or None)
+
+    def source(self, name: str) -> StatusSource:
+        if name not in self.sources:
+            self.sources[name] = open_source(name, self.config)
+        return self.sources[name]
+
+    def _followed(self, name: str) -> bool:
+        """Whether ``name`` is a status source this sync can use."""
+        if not name:
+            return False
+        if name in self.sources:
+            return True
+        try:
+            load_class(name, SOURCES, "sync.sources", "status source")
+        except ConfigError:
+            return False
+        return True
+
+    def source_for(self, wms: str) -> str:
+        return source_for(wms, self.config)
+
+    def close(self) -> None:
+        for source in self.sources.values():
+            source.close()
+
+    # ---- one pass -------------------------------------------------------------------------------------
+    def run(self, campaign: str | None = None, dry_run: bool = False, full: bool = False) -> SyncReport:
+        report = SyncReport()
+        now = self.clock().strftime("%Y-%m-%d %H:%M UTC")
+        epics = self.tracker.open_campaigns(campaign)
+        report.campaigns = len(epics)
+        states: dict[str, tuple[Item, SyncState]] = {}
+        dirty: set[str] = set()
+        for epic in epics:
+            state = None if full else load_ledger(self.tracker, epic)
+            if state is None:
+                state = ledger_from_items(epic, self.tracker.find_items(epic.ident), self.source_for)
+                dirty.add(epic.key)
+            states[epic.key] = (epic, state)
+        pending: dict[str, list[tuple[str, Entry]]] = {}
+        for epic_key, (_, state) in states.items():
+            for entry in state.entries.values():
+                if not entry.final:
+                    pending.setdefault(entry.source, []).append((epic_key, entry))
+        for name, items in pending.items():
+            report.runs += len(items)
+            if not self._followed(name):
+                sources = self.config.get("sync.sources") or "none"
+                report.unknown += [(e.key, e.run_name, f"no status source follows '{e.wms or name or 'these'}' runs "
+                                    f"(sync.sources: {sources}); use 'bps report'") for _, e in items]
+                continue
+            try:
+                source = self.source(name)
+                before = source.requests_made
+                found = source.statuses([RunRef(e.run_name, e.run_id, e.digest, _when(e.submitted)) for _, e in items])
+                report.source_requests += source.requests_made - before
+            except (SourceError, NotImplementedError, JiraCampaignError) as exc:
+                log.warning("%s: %s", name, exc)
+                report.problems.append(f"{name}: {exc}")
+                continue
+            for (epic_key, entry), status in zip(items, found, strict=True):
+                if self._apply(states[epic_key][1], entry, status, now, dry_run, report):
+                    dirty.add(epic_key)
+        for epic_key in sorted(dirty):
+            epic, state = states[epic_key]
+            self._finish_epic(epic, state, now, dry_run, report)
+        return report
+
+    def _apply(self, state: SyncState, entry: Entry, status: RunStatus, now: str, dry_run: bool,
+               report: SyncReport) -> bool:
+        """Write what changed for one run; returns whether the ledger changed."""
+        if status.state is BatchState.UNKNOWN:
+            report.unknown.append((entry.key, entry.run_name, status.message or "state unknown"))
+            return False
+        if status.state in ATTENTION:
+            report.attention.append((entry.key, entry.run_name, status.state.value))
+        kinds, full = texts.failure_signatures(status.failures) if status.failures_read else ("", entry.failures)
+        new = dataclasses.replace(entry, state=status.state.value, digest=status.digest or entry.digest, failures=full)
+        if status.detail:  # counts are exact only when the tasks were read; otherwise keep the last ones
+            new.total, new.finished, new.failed, new.running = (status.total, status.finished, status.failed,
+                                                                status.running)
+        visible = (new.state, new.total, new.finished, new.failed, new.running, new.failures) != (
+            entry.state, entry.total, entry.finished, entry.failed, entry.running, entry.failures)
+        if not visible:
+            if new.digest != entry.digest:  # progress the item does not show: remember, write nothing else
+                state.entries[entry.key] = new
+                return True
+            return False
+        report.changed += 1
+        new.changed_at = now
+        key = entry.key
+        actions = []
+        if new.state != entry.state:
+            what = self.tracker.state_action(status.state)
+            if what:
+                actions.append(Action(key, "transition", f"{key}: {entry.state or 'new'} -> {new.state}: {what}",
+                                      lambda: setattr(new, "status", self.tracker.set_run_state(key, status.state))))
+        body = texts.status_doc(status, new, now)
+        actions.append(Action(key, "status", f"{key}: status comment ({new.state}, {new.finished}/{new.total} done)",
+                              lambda: self.tracker.put_note(key, texts.STATUS_SLOT, body)))
+        if status.failures_read and status.failures and full != entry.failures:
+            summary = texts.failure_doc(status, new, self.known)
+            actions.append(Action(key, "failures", f"{key}: failure summary ({status.failed_jobs} failed jobs, "
+                                  f"{len(status.failures)} errors)",
+                                  lambda: self.tracker.put_note(key, texts.failure_slot(kinds), summary)))
+        actions.append(Action(key, "record", f"{key}: sync record", lambda: self.tracker.set_sync(key, new.record())))
+        if not _execute(actions, dry_run, report):
+            return False  # the entry stays as it was: the next sync tries again
+        state.entries[key] = new
+        return True
+
+    def _finish_epic(self, epic: Item, state: SyncState, now: str, dry_run: bool, report: SyncReport) -> None:
+        steps = epic.record.steps if isinstance(epic.record, CampaignRecord) else []
+        body = texts.rollup_doc(state.entries.values(), steps, now)
+        actions = [Action(epic.key, "rollup", f"{epic.key}: campaign roll-up",
+                          lambda: self.tracker.put_note(epic.key, texts.ROLLUP_SLOT, body)),
+                   Action(epic.key, "digest", f"{epic.key}: sync digest ({len(state.entries)} runs)",
+                          lambda: self.tracker.attach(epic.key, DIGEST_FILE, state.to_bytes()))]
+        _execute(actions, dry_run, report)
+
+
+def _execute(actions: list[Action], dry_run: bool, report: SyncReport) -> bool:
+    """Report the actions and, unless a dry run, make them in order; `True` when all were made."""
+    report.actions += actions
+    if dry_run:
+        return False
+    try:
+        for action in actions:
+            log.info("%s", action.text)
+            action.run()
+    except JiraCampaignError as exc:
+        log.warning("%s: %s", actions[0].key, exc)
+        report.problems.append(f"{actions[0].key}: {exc}")
+        return False
+    return True
+
+
+def _when(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -1,0 +1,222 @@
+"""The PanDA monitor as a status source: few requests, planned inside the shared hourly budget.
+
+One call to ``/idds/wfprogress/`` covers every run asked about. Its row for a run is reduced to a
+digest; when the caller passes the digest it stored last time and it is unchanged, nothing more is
+read for that run. Otherwise one ``/tasks/?reqid=a|b|...`` call per 50 runs reads per-task
+progress, and only runs whose failed-file count changed get one ``/jobs/`` call for their failed
+jobs (capped), plus a ``/job/<id>/`` call for an example job whose log links need the Harvester
+record. What the budget cannot cover this time is deferred to the next call, never guessed.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Sequence
+
+from ...config import Config, data_dir
+from ...core.runs import RunRef, RunStatus
+from ...core.states import BatchState, combine
+from ...errors import ConfigError, SourceError
+from ..base import StatusSource
+from ..budget import RequestBudget
+from .client import NOT_FOUND, MonitorClient
+from .parse import WfRow, as_int, group_failures, log_links, parse_task, parse_wfprogress
+
+__all__ = ["PandaSource", "TASK_BATCH", "DIGEST_VERSION"]
+
+TASK_BATCH = 50  # run ids per /tasks/ request (keeps URLs short and answers well under the 5000-task limit)
+DIGEST_VERSION = "p1"
+LOG_DETAILS_PER_RUN = 3  # /job/<id>/ reads per run for log links missing from the job list
+
+
+def _digest(row: WfRow, failed: int) -> str:
+    return f"{DIGEST_VERSION}:{row.hash}:{failed}"
+
+
+def _split_digest(digest: str | None) -> tuple[str | None, int | None]:
+    parts = (digest or "").split(":")
+    if len(parts) != 3 or parts[0] != DIGEST_VERSION:
+        return None, None
+    return parts[1], as_int(parts[2])
+
+
+class PandaSource(StatusSource):
+    """Runs on PanDA, as the BigPanDA monitor sees them.
+
+    Parameters
+    ----------
+    client : `MonitorClient`
+        HTTP to the monitor.
+    days : `int`
+        Smallest look-back window; widened to cover the oldest run's submit time.
+    max_failed_jobs : `int`
+        Failed jobs read per run (the failure summary shows groups and examples, not every job).
+    username : `str`
+        Restrict wfprogress to this submitter (empty: every user).
+    clock : callable
+        The current UTC time (tests pass their own).
+    """
+
+    name = "panda"
+    label = "PanDA"
+    handles = ("panda",)
+
+    def __init__(self, client: MonitorClient, days: int = 30, max_failed_jobs: int = 100, username: str = "",
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self.client, self.days, self.max_failed_jobs, self.username, self.clock = (
+            client, days, max_failed_jobs, username, clock)
+
+    @classmethod
+    def from_config(cls, config: Config, sleep: Callable[[float], None] | None = None, **kwargs) -> "PandaSource":
+        url = config.get("panda.monitor_url")
+        if not url:
+            raise ConfigError(str(config.file or "config"), None, "panda.monitor_url",
+                              "is empty: set it to the PanDA monitor's base URL, e.g. "
+                              "https://usdf-panda-bigmon.slac.stanford.edu:8443")
+        client = MonitorClient(url, timeout=config.get("panda.timeout"), max_retries=config.get("panda.max_retries"),
+                               sleep=sleep, budget=None)
+        client.budget = RequestBudget(data_dir() / "panda-budget.sqlite", client.host,
+                                      config.get("panda.requests_per_hour"))
+        return cls(client, days=config.get("panda.days"), max_failed_jobs=config.get("panda.max_failed_jobs"),
+                   username=config.get("panda.username"), **kwargs)
+
+    @property
+    def requests_made(self) -> int:
+        return self.client.requests_made
+
+    def close(self) -> None:
+        self.client.close()
+
+    def ping(self) -> str:
+        rows = self.client.get("/idds/wfprogress/", {"days": 1})
+        if not isinstance(rows, list):
+            raise SourceError(f"PanDA monitor at {self.client.base} answered wfprogress with something other than a list")
+        left = self.client.remaining()
+        return (f"PanDA monitor {self.client.base}: answering ({len(rows)} runs in the last day)"
+                + (f"; {left} requests left in this hour's budget" if left is not None else ""))
+
+    # ---- planning -------------------------------------------------------------------------------------
+    def window_days(self, runs: Sequence[RunRef]) -> int:
+        """Days to look back: at least ``days``, and enough to reach the oldest submit time."""
+        now = self.clock()
+        oldest = min((r.submitted for r in runs if r.submitted), default=None)
+        need = math.ceil((now - oldest).total_seconds() / 86400) + 1 if oldest else 0
+        return max(self.days, need)
+
+    def _afford(self, wanted: int) -> int:
+        left = self.client.remaining()
+        return wanted if left is None else max(0, min(wanted, left))
+
+    # ---- the one entry point --------------------------------------------------------------------------
+    def statuses(self, runs: Sequence[RunRef], detail: str = "changed") -> list[RunStatus]:
+        if not runs:
+            return []
+        days = self.window_days(runs)
+        since = (self.clock() - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M")
+        params = {"days": days}
+        if self.username:
+            params["username"] = self.username
+        answer = self.client.get("/idds/wfprogress/", params)
+        if not isinstance(answer, list):
+            raise SourceError(f"PanDA monitor at {self.client.base} answered wfprogress with "
+                              f"{type(answer).__name__}, not a list of runs")
+        if not answer:  # the monitor's way of saying its database query failed
+            return [RunStatus(name=r.name, source=self.name, source_label=self.label, state=BatchState.UNKNOWN, run_id=r.run_id,
+                              message=f"the PanDA monitor listed no runs at all for the last {days} days: its database "
+                                      "query probably failed (it answers [] then); state unknown, asking again next "
+                                      "time") for r in runs]
+        rows = parse_wfprogress(answer)
+        by_id = {row.request_id: row for row in rows}
+        by_name = {row.name.casefold(): row for row in rows}
+        results: list[RunStatus] = []
+        wanted: list[tuple[RunStatus, WfRow, RunRef]] = []
+        for ref in runs:
+            row = by_id.get(as_int(ref.run_id)) if ref.run_id else None
+            row = row or by_name.get(ref.name.casefold())
+            if row is None:
+                results.append(RunStatus(name=ref.name, source=self.name, source_label=self.label, state=BatchState.UNKNOWN, run_id=ref.run_id,
+                                         message=f"not among the PanDA monitor's runs of the last {days} days"))
+                continue
+            status = self._from_row(ref, row, days)
+            results.append(status)
+            previous_hash, _ = _split_digest(ref.digest)
+            if detail == "all" or (detail == "changed" and previous_hash != row.hash):
+                wanted.append((status, row, ref))
+            else:
+                status.changed = previous_hash != row.hash
+                status.digest = ref.digest if not status.changed else None
+        self._read_tasks(wanted, since)
+        self._read_failures([w for w in wanted if w[0].detail], since, detail)
+        return results
+
+    def _from_row(self, ref: RunRef, row: WfRow, days: int) -> RunStatus:
+        return RunStatus(name=ref.name, source=self.name, source_label=self.label, state=row.refined_state(), raw_state=row.status,
+                         run_id=str(row.request_id), created=row.created, total=row.total, finished=row.finished,
+                         failed=row.failed, running=row.running,
+                         url=self.client.link("/tasks/", {"reqid": row.request_id, "days": days}),
+                         digest=_digest(row, row.failed))
+
+    def _read_tasks(self, wanted: list[tuple[RunStatus, WfRow, RunRef]], since: str) -> None:
+        batches = [wanted[i:i + TASK_BATCH] for i in range(0, len(wanted), TASK_BATCH)]
+        affordable = self._afford(len(batches))
+        for number, batch in enumerate(batches):
+            if number >= affordable:
+                for status, _, _ in batch:
+                    status.digest = None
+                    status.message = "task details deferred to the next sync (PanDA request budget)"
+                continue
+            ids = "|".join(str(row.request_id) for _, row, _ in batch)
+            answer = self.client.get("/tasks/", {"reqid": ids, "date_from": since})
+            if not isinstance(answer, list):
+                raise SourceError(f"PanDA monitor at {self.client.base} answered /tasks/ with "
+                                  f"{type(answer).__name__}, not a list of tasks")
+            by_request: dict[int, list[dict]] = {}
+            for task in answer:
+                if isinstance(task, dict):
+                    by_request.setdefault(as_int(task.get("reqid")), []).append(task)
+            for status, row, ref in batch:
+                tasks = [parse_task(t, status.name, self.client.base) for t in by_request.get(row.request_id, [])]
+                tasks.sort(key=lambda t: (t.task_id or 0))
+                status.tasks, status.detail = tasks, True
+                if tasks:
+                    status.total = sum(t.total for t in tasks)
+                    status.finished = sum(t.finished for t in tasks)
+                    status.failed = sum(t.failed for t in tasks)
+                    running = [t.running for t in tasks if t.running is not None]
+                    status.running = sum(running) if running else status.running
+                    status.state = combine(status.state, [t.state for t in tasks])
+                status.digest = _digest(row, status.failed)
+
+    def _read_failures(self, wanted: list[tuple[RunStatus, WfRow, RunRef]], since: str, detail: str) -> None:
+        need = []
+        for status, row, ref in wanted:
+            failing = [t.task_id for t in status.tasks if t.task_id and (t.failed or t.state is BatchState.FAILED)]
+            _, previous_failed = _split_digest(ref.digest)
+            if failing and (detail == "all" or previous_failed != status.failed):
+                need.append((status, row, failing))
+        affordable = self._afford(len(need))
+        for number, (status, row, failing) in enumerate(need):
+            if number >= affordable:
+                status.digest = None
+                status.message = "failure details deferred to the next sync (PanDA request budget)"
+                continue
+            answer = self.client.get("/jobs/", {"jeditaskid": "|".join(map(str, failing)), "jobstatus": "failed",
+                                                "mode": "nodrop", "limit": self.max_failed_jobs, "date_from": since})
+            jobs = answer.get("jobs") if isinstance(answer, dict) else None
+            if not isinstance(jobs, list):
+                raise SourceError(f"PanDA monitor at {self.client.base} answered /jobs/ without a job list")
+            labels = {t.task_id: t.label for t in status.tasks if t.task_id}
+            status.failures = group_failures(jobs, labels, self.client.base)
+            status.failed_jobs, status.failures_read = len(jobs), True
+            self._fill_harvester_logs(status)
+            if len(jobs) >= self.max_failed_jobs:
+                status.message = f"failure summary covers the newest {len(jobs)} failed jobs (panda.max_failed_jobs)"
+
+    def _fill_harvester_logs(self, status: RunStatus) -> None:
+        """Example jobs without a log URL in ``pilotid`` get one from the Harvester record on their detail page."""
+        lacking = [job for group in status.failures for job in group.examples if not job.stdout and not job.log]
+        for job in lacking[: self._afford(LOG_DETAILS_PER_RUN)]:
+            answer = self.client.get(f"/job/{job.id}/", html_means_missing=True)
+            if answer is not NOT_FOUND and isinstance(answer, dict) and isinstance(answer.get("job"), dict):
+                job.stdout, job.stderr, job.log = log_links(answer["job"])

@@ -1,0 +1,1 @@
+"""The JIRA tracker (Cloud and Data Center): client, tracker, workflow, wiki markup, setup, credentials."""

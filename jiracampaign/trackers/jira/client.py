@@ -1,0 +1,227 @@
+"""A JIRA connection through the `jira` library's public HTTP layer, with one retry policy and one-line errors.
+
+The library's `~jira.resilientsession.ResilientSession` (with `~jira.client.TokenAuth` for personal
+access tokens) carries the authentication, JIRA's headers and its error type `~jira.exceptions.JIRAError`;
+its own retries are switched off (``max_retries=0``): they repeat a POST blindly, which can duplicate
+a ticket when a response is lost. Here every request is retried on 429, 5xx, timeouts and lost
+connections, honouring ``Retry-After``; a write that may have been carried out is first checked
+(by the caller's ``verify``) before it is repeated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
+
+import requests
+from jira.client import TokenAuth
+from jira.exceptions import JIRAError
+from jira.resilientsession import ResilientSession
+
+from ...errors import CredentialError, TrackerError
+from ...retry import backoff, retry_after
+
+__all__ = ["JiraClient", "Transient"]
+
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+NOT_CARRIED_OUT = {429, 503}  # the server says it did not do the work
+MAX_DELAY = 600.0
+KNOWN_FLAVOURS = ("cloud", "datacenter")
+JIRA_HEADERS = {"Cache-Control": "no-cache", "Content-Type": "application/json", "X-Atlassian-Token": "no-check"}
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Transient(Exception):
+    """A failure worth retrying: how long to wait, and whether the request may have been carried out."""
+
+    delay: float | None  # from Retry-After; None: back off
+    maybe_done: bool
+    error: Exception
+
+
+def _retry_after(response: requests.Response | None) -> float | None:
+    delay = retry_after(response)
+    return None if delay is None else min(delay, MAX_DELAY)
+
+
+def _jira_messages(response: requests.Response | None) -> str:
+    if response is None:
+        return ""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    parts = list(body.get("errorMessages") or [])
+    parts += [f"{k}: {v}" for k, v in (body.get("errors") or {}).items()]
+    if not parts and body.get("message"):
+        parts.append(str(body["message"]))
+    return "; ".join(str(p) for p in parts)[:500]
+
+
+class JiraClient:
+    """One authenticated connection to a JIRA server.
+
+    Parameters
+    ----------
+    server : `str`
+        Base URL.
+    auth : `str`
+        ``basic`` (user + API token) or ``token`` (personal access token as Bearer).
+    user, secret : `str`
+        Account and secret; the secret is handed to the library and never kept in messages.
+    timeout : `float`
+        Seconds per request.
+    max_retries : `int`
+        Retries per request.
+    sleep : callable
+        Used between retries (tests pass a recorder).
+    flavour : `str`
+        ``cloud`` or ``datacenter`` when known (saved by ``init``): saves the serverInfo request on
+        every connection; ``auto`` asks the server.
+    """
+
+    def __init__(self, server: str, auth: str, user: str, secret: str, timeout: float = 30, max_retries: int = 3,
+                 sleep: Callable[[float], None] | None = None, flavour: str = "auto"):
+        self.server = server.rstrip("/")
+        self.retries = max_retries
+        self.sleep = sleep or (lambda seconds: time.sleep(seconds))
+        self.user = user
+        self.session = ResilientSession(timeout=timeout, max_retries=0)
+        self.session.headers.update(JIRA_HEADERS)
+        self.session.auth = (user, secret) if auth == "basic" else TokenAuth(secret)
+        if flavour in KNOWN_FLAVOURS:
+            self.cloud = flavour == "cloud"
+        else:
+            info = self.call("connect", lambda: self.raw("GET", "serverInfo").json())
+            self.cloud = isinstance(info, dict) and info.get("deploymentType") == "Cloud"
+        log.debug("JIRA %s at %s", self.flavour, self.server)
+
+    @property
+    def flavour(self) -> str:
+        return "cloud" if self.cloud else "datacenter"
+
+    # ---- errors and retries -------------------------------------------------------------------------
+    def error(self, op: str, exc: Exception) -> Exception:
+        """One line for the user: operation, status, method and path, JIRA's own messages."""
+        if isinstance(exc, JIRAError):
+            response = exc.response
+            request = getattr(response, "request", None)
+            where = f"{request.method} {urlsplit(request.url).path}" if request is not None else self.server
+            text = _jira_messages(response)
+            if exc.status_code == 401:
+                return CredentialError(
+                    f"JIRA rejected the credentials of {self.user or 'the token'} at {self.server} (HTTP 401 {where}): "
+                    "check jira.user, jira.auth and the token (environment variable or keyring)")
+            return TrackerError(f"JIRA {op} failed: HTTP {exc.status_code} {where}" + (f": {text}" if text else ""))
+        kind = "timed out" if isinstance(exc, requests.Timeout) else "lost the connection"
+        return TrackerError(f"JIRA {op} failed: {kind} talking to {self.server} after {self.retries + 1} attempts")
+
+    def _backoff(self, attempt: int) -> float:
+        return backoff(attempt, 30.0)
+
+    def once(self, op: str, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` once; a retryable failure becomes `Transient`, others a one-line error."""
+        try:
+            return fn()
+        except JIRAError as exc:
+            if exc.status_code in RETRY_STATUSES:
+                raise Transient(_retry_after(exc.response), exc.status_code not in NOT_CARRIED_OUT,
+                                self.error(op, exc)) from None
+            raise self.error(op, exc) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise Transient(None, True, self.error(op, exc)) from None
+
+    def wait(self, transient: Transient, attempt: int) -> None:
+        """Sleep as the server asked (Retry-After), else with capped, jittered exponential backoff."""
+        delay = transient.delay if transient.delay is not None else self._backoff(attempt)
+        log.info("retrying in %.1f s after: %s", delay, transient.error)
+        self.sleep(delay)
+
+    def call(self, op: str, fn: Callable[[], Any], idempotent: bool = True,
+             verify: Callable[[], Any] | None = None) -> Any:
+        """Run ``fn`` with retries; for a write that may have happened, ``verify()`` is asked first.
+
+        ``verify`` returns the write's result if it finds the write was carried out, else `None`.
+        """
+        attempt = 0
+        while True:
+            try:
+                return self.once(op, fn)
+            except Transient as transient:
+                if attempt >= self.retries:
+                    raise transient.error from None
+                self.wait(transient, attempt)
+                attempt += 1
+                if transient.maybe_done and not idempotent and verify is not None:
+                    found = verify()
+                    if found is not None:
+                        return found
+
+    # ---- requests ---------------------------------------------------------------------------------------
+    def url(self, path: str) -> str:
+        return path if path.startswith("http") else f"{self.server}/rest/api/2/{path.lstrip('/')}"
+
+    def raw(self, method: str, path: str, params: dict | None = None, body: Any = None,
+            headers: dict | None = None, **kwargs) -> requests.Response:
+        """One request through the library's authenticated session (raises `JIRAError` on 4xx/5xx)."""
+        data = json.dumps(body) if body is not None else kwargs.pop("data", None)
+        log.debug("%s %s", method, path)
+        return self.session.request(method, self.url(path), params=params, data=data, headers=headers or {}, **kwargs)
+
+    def upload(self, path: str, filename: str, content: bytes) -> Any:
+        """Send a file as ``multipart/form-data`` (JIRA's attachment upload); returns the JSON answer."""
+        files = {"file": (filename, content, "application/octet-stream")}
+        return self.raw("POST", path, files=files, headers={"Content-Type": None}).json()
+
+    def get(self, op: str, path: str, params: dict | None = None) -> Any:
+        return self.call(op, lambda: self.raw("GET", path, params).json())
+
+    def put(self, op: str, path: str, body: Any) -> None:
+        self.call(op, lambda: self.raw("PUT", path, body=body))
+
+    def delete(self, op: str, path: str) -> None:
+        def run():
+            try:
+                self.raw("DELETE", path)
+            except JIRAError as exc:
+                if exc.status_code != 404:  # already gone: a retried delete succeeded before
+                    raise
+        self.call(op, run)
+
+    def search(self, jql: str, fields: list[str], properties: list[str] = (), reconcile: list[int] = (),
+               page_size: int = 100) -> Iterator[dict]:
+        """Every issue matching ``jql``: Cloud ``/search/jql`` with ``nextPageToken``, DC ``/search`` with ``startAt``."""
+        if self.cloud:
+            token = None
+            while True:
+                body = {"jql": jql, "fields": list(fields), "maxResults": page_size, "properties": list(properties),
+                        "reconcileIssues": [int(i) for i in list(reconcile)[-50:]]}
+                if token:
+                    body["nextPageToken"] = token
+                page = self.call("search", lambda b=body: self.raw("POST", "search/jql", body=b).json())
+                yield from page.get("issues", [])
+                token = page.get("nextPageToken")
+                if page.get("isLast", True) or not token:
+                    return
+        start = 0
+        while True:
+            params = {"jql": jql, "fields": ",".join(fields), "startAt": start, "maxResults": page_size}
+            if properties:
+                params["properties"] = ",".join(properties)
+            page = self.get("search", "search", params)
+            issues = page.get("issues", [])
+            yield from issues
+            start += len(issues)
+            if not issues or start >= page.get("total", 0):
+                return
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,406 @@
+"""The JIRA tracker: a campaign is an epic, each submission a child ticket (Cloud and Data Center).
+
+Cloud links children with ``parent``; Data Center with the Epic Link field and needs Epic Name on
+the epic; sub-tasks (hierarchy ``subtask``) hang under one Task per step on both. Every ticket
+carries the labels ``jiracampaign``, ``jc-<campaign>`` and ``jcid-<ident>`` (the handle for
+searching before creating) and its metadata in the issue property ``jiracampaign``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import deque
+from typing import Any, Mapping
+
+from jira.exceptions import JIRAError
+
+from ...config import Config
+from ...core.documents import Document
+from ...core.records import CampaignRecord, Record, RecordError, StepRecord, SubmissionRecord, SyncRecord, \
+    record_from_json
+from ...core.states import BatchState
+from ...errors import ConfigError, TrackerError
+from ..base import Item, ItemRef, NewItem, Progress, Tracker
+from . import wiki
+from .client import JiraClient
+from .credentials import find_secret
+from .settings import SETTINGS
+from .setup import discover
+from .workflow import move_to_first, status_targets
+
+__all__ = ["JiraTracker", "marker_line", "PROPERTY", "SYNC_PROPERTY", "LABEL", "EPIC_LABEL"]
+
+log = logging.getLogger(__name__)
+
+BULK = 50
+FIELDS = ["summary", "status", "labels", "attachment", "issuetype", "parent"]  # not description: large, rarely needed
+PROPERTY = "jiracampaign"  # issue property holding an item's record
+SYNC_PROPERTY = "jiracampaign.sync"  # issue property holding what sync last wrote to a submission
+LABEL = "jiracampaign"  # on every ticket jiracampaign creates
+EPIC_LABEL = "jc-epic"  # on campaign epics, so sync finds them with one search
+
+
+def campaign_label(campaign_id: str) -> str:
+    """Label shared by a campaign's epic and every ticket under it."""
+    return f"jc-{campaign_id}"
+
+
+def ident_label(ident: str) -> str:
+    """Label unique to one ticket (epic, step or submission): the handle for idempotent creation."""
+    return f"jcid-{ident}"
+
+
+def labels_of(item: NewItem) -> list[str]:
+    """Standard labels, then the kind's own: the epic label, or the step label."""
+    out = [LABEL, campaign_label(item.campaign), ident_label(item.ident)]
+    if isinstance(item.record, CampaignRecord):
+        out.append(EPIC_LABEL)
+    elif isinstance(item.record, (StepRecord, SubmissionRecord)):
+        out.append(f"jc-step-{item.record.step}")
+    return out
+
+
+def marker_line(marker: str) -> str:
+    """The unobtrusive last line that identifies a comment jiracampaign keeps up to date."""
+    return "{color:#97a0af}jiracampaign:" + marker + "{color}"
+
+
+class JiraTracker(Tracker):
+    """Tracker on a JIRA server.
+
+    Parameters
+    ----------
+    client : `JiraClient`
+        The authenticated connection.
+    project : `str`
+        Project key.
+    hierarchy : `str`
+        ``task`` or ``subtask``.
+    ids : `dict`
+        Known issue type and field ids (``epic_type``, ``task_type``, ``subtask_type``,
+        ``epic_link_field``, ``epic_name_field``); missing ones are discovered when needed.
+    consistency_checks : `int`
+        Searches made to confirm whether a write whose answer was lost happened (Cloud search lags).
+    """
+
+    name = "jira"
+    settings = SETTINGS
+
+    def __init__(self, client: JiraClient, project: str, hierarchy: str = "task", ids: dict | None = None,
+                 consistency_checks: int = 4, statuses: Mapping[BatchState, list[str]] | None = None):
+        self.client, self.project, self.hierarchy = client, project, hierarchy
+        self.ids = {k: v for k, v in (ids or {}).items() if v}
+        self.consistency_checks = consistency_checks
+        self.statuses = dict(statuses or {})
+        self.items: dict[str, Item] = {}  # by key: what this process has seen
+        self.written: deque[str] = deque(maxlen=50)  # ids to reconcile in Cloud searches
+
+    @property
+    def step_items(self) -> bool:  # type: ignore[override]
+        return self.hierarchy == "subtask"
+
+    @classmethod
+    def from_config(cls, config: Config) -> "JiraTracker":
+        server, project = config.get("jira.server"), config.get("jira.project")
+        if not server or not project:
+            raise ConfigError("config", None, "jira.server" if not server else "jira.project",
+                              "is empty: run 'jiracampaign init', or set it in the config file or environment")
+        client = JiraClient(server, config.get("jira.auth"), config.get("jira.user"), find_secret(config),
+                            timeout=config.get("jira.timeout"), max_retries=config.get("jira.max_retries"),
+                            flavour=config.get("jira.flavour"))
+        ids = {k: config.get(f"jira.{k}") for k in ("epic_type", "task_type", "subtask_type", "epic_link_field",
+                                                     "epic_name_field")}
+        return cls(client, project, config.get("jira.hierarchy"), ids, statuses=status_targets(config))
+
+    def describe(self) -> str:
+        return f"JIRA {'Cloud' if self.client.cloud else 'Data Center'} {self.client.server} project {self.project}"
+
+    def url(self, key: str) -> str:
+        return f"{self.client.server}/browse/{key}"
+
+    def _id(self, name: str) -> str:
+        if name not in self.ids:
+            self.ids.update({k: v for k, v in discover(self.client, self.project).items() if k not in self.ids})
+        if name not in self.ids:
+            what = {"epic_type": "an Epic issue type", "task_type": "a standard issue type (Task)",
+                    "subtask_type": "a sub-task issue type", "epic_link_field": "the Epic Link field",
+                    "epic_name_field": "the Epic Name field"}[name]
+            raise TrackerError(f"JIRA project {self.project} has no {what}; ask a JIRA administrator to add it "
+                               f"to the project's scheme, or run 'jiracampaign init' to see what is missing")
+        return self.ids[name]
+
+    # ---- reading ------------------------------------------------------------------------------------
+    def _fields(self) -> list[str]:
+        return FIELDS + ([self.ids["epic_link_field"]] if not self.client.cloud and "epic_link_field" in self.ids else [])
+
+    def _item(self, raw: dict) -> Item | None:
+        fields = raw.get("fields") or {}
+        properties = raw.get("properties") or {}
+        labels = fields.get("labels") or []
+        ident = next((label[len("jcid-"):] for label in labels if label.startswith("jcid-")), None)
+        if ident is None:
+            return None
+        try:
+            record = record_from_json(properties.get(PROPERTY) or {})
+        except RecordError as exc:
+            raise TrackerError(f"{raw.get('key')}: {exc}") from None
+        status = fields.get("status") or {}
+        parent = (fields.get("parent") or {}).get("key") or fields.get(self.ids.get("epic_link_field", ""), None)
+        item = Item(
+            key=raw["key"], ident=ident, title=fields.get("summary", ""), record=record, status=status.get("name", ""),
+            done=(status.get("statusCategory") or {}).get("key", "new") == "done",
+            attachments={a["filename"]: str(a["id"]) for a in sorted(fields.get("attachment") or [], key=lambda a: int(a["id"]))},
+            parent=parent, id=str(raw.get("id", "")), sync=SyncRecord.from_json(properties.get(SYNC_PROPERTY)),
+        )
+        self.items[item.key] = item
+        return item
+
+    def _search(self, jql: str, reconcile: list[int] | None = None) -> list[Item]:
+        """Items matching ``jql``; Cloud is asked to reconcile ``reconcile`` (default: the ids written here)."""
+        ids = list(self.written) if reconcile is None else reconcile
+        found = (self._item(raw) for raw in self.client.search(jql, self._fields(), [PROPERTY, SYNC_PROPERTY], ids))
+        return [t for t in found if t is not None]
+
+    def find_items(self, campaign: str, known: Mapping[str, ItemRef] | None = None) -> list[Item]:
+        """One search by the campaign's label, then the ``known`` items it does not show yet (Cloud's
+        search lags behind writes), read by key with ``reconcileIssues``."""
+        found = self._search(f'project = "{self.project}" AND labels = "{campaign_label(campaign)}" ORDER BY key ASC')
+        seen = {t.ident for t in found}
+        unseen = [ref for ident, ref in (known or {}).items() if ident not in seen]
+        for start in range(0, len(unseen), BULK):
+            chunk = unseen[start:start + BULK]
+            keys = ", ".join(key for key, _ in chunk)
+            ids = [int(i) for _, i in chunk if str(i).isdigit()]
+            found += self._search(f'project = "{self.project}" AND key in ({keys}) ORDER BY key ASC', ids)
+        return found
+
+    def get_item(self, key: str) -> Item | None:
+        try:
+            raw = self.client.raw("GET", f"issue/{key}", {"fields": ",".join(self._fields()),
+                                                          "properties": f"{PROPERTY},{SYNC_PROPERTY}"})
+        except JIRAError as exc:
+            if exc.status_code == 404:
+                return None
+            raise self.client.error("read ticket", exc) from None
+        return self._item(raw.json())
+
+    def open_campaigns(self, campaign: str | None = None) -> list[Item]:
+        extra = f' AND labels = "{campaign_label(campaign)}"' if campaign else ""
+        jql = f'project = "{self.project}" AND labels = "{EPIC_LABEL}"{extra} AND statusCategory != Done ORDER BY key ASC'
+        return [t for t in self._search(jql) if t.kind == "campaign"]
+
+    def _find_idents(self, idents: list[str]) -> dict[str, Item]:
+        """Items with these idents, searching again while Cloud search may still lag behind a write."""
+        found: dict[str, Item] = {}
+        for check in range(self.consistency_checks if self.client.cloud else 1):
+            if check:
+                self.client.sleep(min(2.0 ** check, 10.0))
+            labels = ", ".join(f'"{ident_label(i)}"' for i in idents if i not in found)
+            for ticket in self._search(f'project = "{self.project}" AND labels in ({labels}) ORDER BY key ASC'):
+                found.setdefault(ticket.ident, ticket)
+            if len(found) == len(idents):
+                break
+        return found
+
+    # ---- creating -----------------------------------------------------------------------------------
+    def _payload(self, item: NewItem) -> dict:
+        fields: dict[str, Any] = {"project": {"key": self.project}, "summary": item.title,
+                                  "description": wiki.render(item.body), "labels": labels_of(item)}
+        if item.kind == "campaign":
+            fields["issuetype"] = {"id": self._id("epic_type")}
+            if not self.client.cloud:
+                fields[self._id("epic_name_field")] = item.campaign
+        elif item.kind == "submission" and self.hierarchy == "subtask":
+            fields["issuetype"] = {"id": self._id("subtask_type")}
+            fields["parent"] = {"key": item.parent}
+        else:
+            fields["issuetype"] = {"id": self._id("task_type")}
+            if item.parent and self.client.cloud:
+                fields["parent"] = {"key": item.parent}
+            elif item.parent:
+                fields[self._id("epic_link_field")] = item.parent
+        return {"fields": fields, "properties": [{"key": PROPERTY, "value": item.record.to_json()}]}
+
+    def _created(self, item: NewItem, key: str, issue_id: str) -> Item:
+        self.written.append(issue_id)
+        created = Item(key, item.ident, item.title, item.record, status="", done=False, parent=item.parent, id=issue_id)
+        self.items[key] = created
+        return created
+
+    def ensure_items(self, items: list[NewItem], progress: Progress | None = None) -> list[Item]:
+        known = {t.ident: t for t in self.items.values()}
+        result: dict[str, Item] = {i.ident: known[i.ident] for i in items if i.ident in known}
+        failures: list[str] = []
+        todo = [i for i in items if i.ident not in result]
+        for start in range(0, len(todo), BULK):
+            pending = todo[start:start + BULK]
+
+            def verify() -> dict | None:
+                """After a lost answer: the items that exist now; `None` (send the rest again) unless all do."""
+                found = self._find_idents([i.ident for i in pending])
+                result.update(found)
+                pending[:] = [i for i in pending if i.ident not in found]
+                return None if pending else {"issues": [], "errors": []}
+
+            body = self.client.call("create tickets", lambda: self._bulk({"issueUpdates": [self._payload(i) for i in pending]}),
+                                    idempotent=False, verify=verify)
+            created = iter(body.get("issues") or [])
+            errors = {e["failedElementNumber"]: e for e in body.get("errors") or []}
+            for n, item in enumerate(pending):
+                if n in errors:
+                    element = errors[n].get("elementErrors") or {}
+                    text = "; ".join(list(element.get("errorMessages") or []) +
+                                     [f"{k}: {v}" for k, v in (element.get("errors") or {}).items()])
+                    failures.append(f"{item.ident}: {text}")
+                else:
+                    issue = next(created)
+                    result[item.ident] = self._created(item, issue["key"], str(issue["id"]))
+            if progress:
+                progress(len(pending) - len(errors))
+        if failures:
+            raise TrackerError(f"JIRA refused {len(failures)} of {len(items)} tickets (the others were created): "
+                               + " | ".join(failures[:3]) + (" | ..." if len(failures) > 3 else ""))
+        return [result[i.ident] for i in items]
+
+    def _bulk(self, payload: dict) -> dict:
+        try:
+            return self.client.raw("POST", "issue/bulk", body=payload).json()
+        except JIRAError as exc:  # every element failed: 400 with the same body
+            if exc.status_code == 400 and exc.response is not None:
+                try:
+                    body = exc.response.json()
+                except ValueError:
+                    raise exc from None
+                if isinstance(body, dict) and body.get("errors") and "issues" in body:
+                    return body
+            raise
+
+    # ---- writing ------------------------------------------------------------------------------------
+    def update_item(self, key: str, title: str | None = None, body: Document | None = None) -> None:
+        fields = {k: v for k, v in (("summary", title), ("description", wiki.render(body) if body else None))
+                  if v is not None}
+        if fields:
+            self.client.put("update ticket", f"issue/{key}", {"fields": fields})
+            item = self.items.get(key)
+            if item and item.id:
+                self.written.append(item.id)
+
+    def _attachments(self, key: str) -> dict[str, list[str]]:
+        body = self.client.get("read attachments", f"issue/{key}", {"fields": "attachment"})
+        out: dict[str, list[str]] = {}
+        for att in sorted((body.get("fields") or {}).get("attachment") or [], key=lambda a: int(a["id"])):
+            out.setdefault(att["filename"], []).append(str(att["id"]))
+        return out
+
+    def attach(self, key: str, filename: str, content: bytes) -> None:
+        item = self.items.get(key)
+        old = [item.attachments[filename]] if item and filename in item.attachments else []
+        for att_id in old:
+            self.client.delete("delete attachment", f"attachment/{att_id}")
+
+        def verify():
+            present = self._attachments(key).get(filename)
+            return present[-1] if present and not set(present) & set(old) else None
+
+        def upload():
+            return str(self.client.upload(f"issue/{key}/attachments", filename, content)[0]["id"])
+
+        att_id = self.client.call("attach file", upload, idempotent=False, verify=verify)
+        if item:
+            item.attachments[filename] = str(att_id)
+
+    def read_attachment(self, key: str, filename: str) -> bytes | None:
+        item = self.items.get(key)
+        att_id = item.attachments.get(filename) if item else None
+        if att_id is None:
+            ids = self._attachments(key).get(filename)
+            att_id = ids[-1] if ids else None
+        if att_id is None:
+            return None
+        path = (f"{self.client.server}/rest/api/2/attachment/content/{att_id}?redirect=false" if self.client.cloud
+                else f"{self.client.server}/secure/attachment/{att_id}/{filename}")
+        return self.client.call("download attachment", lambda: self.client.raw("GET", path).content)
+
+    def _comments(self, key: str) -> list[dict]:
+        out, start = [], 0
+        while True:
+            page = self.client.get("read comments", f"issue/{key}/comment", {"startAt": start, "maxResults": 100})
+            comments = page.get("comments") or []
+            out += comments
+            start += len(comments)
+            if not comments or start >= page.get("total", 0):
+                return out
+
+    def _upsert_comment(self, key: str, marker: str, body: str) -> str:
+        tag = marker_line(marker)
+        text = f"{body}\n\n{tag}"
+        existing = next((c for c in self._comments(key) if tag in (c.get("body") or "")), None)
+        if existing is not None:
+            if existing["body"] == text:
+                return "unchanged"
+            self.client.put("edit comment", f"issue/{key}/comment/{existing['id']}", {"body": text})
+            return "updated"
+
+        def verify():
+            return "added" if any(tag in (c.get("body") or "") for c in self._comments(key)) else None
+
+        self.client.call("add comment", lambda: self.client.raw("POST", f"issue/{key}/comment", body={"body": text}),
+                         idempotent=False, verify=verify)
+        return "added"
+
+    def put_note(self, key: str, slot: str, body: Document) -> str:
+        """One comment per slot, found by its marker line and edited in place."""
+        return self._upsert_comment(key, slot, wiki.render(body))
+
+    def add_note(self, key: str, body: Document) -> None:
+        """A comment, marked with its own digest so that a retried post is never duplicated."""
+        text = wiki.render(body)
+        self._upsert_comment(key, "note-" + hashlib.sha256(text.encode()).hexdigest()[:12], text)
+
+    def set_record(self, key: str, record: Record) -> None:
+        data = record.to_json()
+        size = len(json.dumps(data).encode())
+        if size > 32768:
+            raise TrackerError(f"{key}: record of {size} bytes exceeds JIRA's 32768-byte issue property limit")
+        self.client.put("set metadata", f"issue/{key}/properties/{PROPERTY}", data)
+        if key in self.items:
+            self.items[key].record = record
+
+    def set_sync(self, key: str, record: SyncRecord) -> None:
+        self.client.put("record sync", f"issue/{key}/properties/{SYNC_PROPERTY}", record.to_json())
+        if key in self.items:
+            self.items[key].sync = record
+
+    # ---- run states and links -------------------------------------------------------------------------
+    def set_run_state(self, key: str, state: BatchState) -> str:
+        """Move the ticket to the first reachable status configured for ``state`` (``sync.<state>_status``)."""
+        targets = self.statuses.get(state) or []
+        if not targets:
+            return self.items[key].status if key in self.items else ""
+        reached = move_to_first(self.client, key, targets)
+        if key in self.items:
+            self.items[key].status = reached
+        return reached
+
+    def state_action(self, state: BatchState) -> str:
+        targets = self.statuses.get(state) or []
+        return f"move to {' or '.join(targets)}" if targets else ""
+
+    def link(self, key: str, other: str, relation: str) -> None:
+        """An issue link of the type named ``relation`` (created once: an existing link is left alone)."""
+        if self._linked(key, other, relation):
+            return
+        body = {"type": {"name": relation}, "outwardIssue": {"key": key}, "inwardIssue": {"key": other}}
+        self.client.call("link tickets", lambda: self.client.raw("POST", "issueLink", body=body), idempotent=False,
+                         verify=lambda: self._linked(key, other, relation) or None)
+
+    def _linked(self, key: str, other: str, relation: str) -> bool:
+        raw = self.client.get("read links", f"issue/{key}", {"fields": "issuelinks"})
+        return any((link.get("type") or {}).get("name", "").casefold() == relation.casefold()
+                   and other in ((link.get("outwardIssue") or {}).get("key"), (link.get("inwardIssue") or {}).get("key"))
+                   for link in (raw.get("fields") or {}).get("issuelinks") or [])
+
+    def close(self) -> None:
+        self.client.close()
