@@ -14,8 +14,8 @@ import click
 from jiracampaign.cli import cli
 from jiracampaign.config import CONFIG_KEYS, env_var, leaf_keys
 from jiracampaign.schema import Key, describe_kind
-from jiracampaign.spec import CAMPAIGN_KEYS, RESOURCE_KEYS, STEP_KEYS
-from jiracampaign.split import RULE_KEYS
+from jiracampaign.planning.spec import CAMPAIGN_KEYS, RESOURCE_KEYS, STEP_KEYS
+from jiracampaign.planning.split import RULE_KEYS
 
 DOCS = Path(__file__).resolve().parent
 
@@ -52,15 +52,15 @@ def config_blocks() -> dict[str, str]:
 def cli_blocks() -> dict[str, str]:
     ctx = click.Context(cli, info_name="jiracampaign", terminal_width=100, max_content_width=100, **cli.context_settings)
     parts = ["```text\n" + cli.get_help(ctx).rstrip() + "\n```"]
-    for name in sorted(cli.commands):
-        command = cli.commands[name]
+    for name in cli.list_commands(ctx):
+        command = cli.get_command(ctx, name)
         sub = click.Context(command, info_name=name, parent=ctx, terminal_width=100, max_content_width=100)
         parts.append(f"### `jiracampaign {name}`\n\n```text\n" + command.get_help(sub).rstrip() + "\n```")
     return {"cli-help": "\n\n".join(parts)}
 
 
 def states_blocks() -> dict[str, str]:
-    from jiracampaign import states
+    from jiracampaign.sources.panda import states
 
     def grouped(table: dict) -> str:
         rows = ["| state | from |", "|---|---|"]

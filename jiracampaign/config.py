@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
-from .plugins import builtin_settings, plugin_settings
+from .plugins import TRACKERS, builtin_settings, plugin_settings
 from .schema import Key, check_section, describe_kind
 from .yamlsrc import load_located
 
@@ -130,8 +130,23 @@ def _reject_secrets(src, node: Any, path: tuple = ()) -> None:
             _reject_secrets(src, value, path + (name,))
 
 
-def _declared_by_plugins(data: dict, env: Mapping[str, str], overrides: Mapping[str, str]) -> tuple[Key, ...]:
+def _plugin_name(src, path: tuple, name: object, aliases: dict, where: str) -> None:
+    """A plug-in is named by alias or dotted ``module.Class`` path."""
+    if name in aliases or (isinstance(name, str) and "." in name.strip(".")):
+        return
+    problem = f"expected one of {', '.join(repr(a) for a in aliases)}, or a dotted module.Class path, got '{name}'"
+    if src is not None:
+        raise src.fail(path, problem)
+    raise ConfigError(where, None, ".".join(path), problem)
+
+
+def _declared_by_plugins(src, data: dict, env: Mapping[str, str], overrides: Mapping[str, str]) -> tuple[Key, ...]:
     """Setting sections of the plug-ins named by dotted path (the tracker, the status sources)."""
+    for where, value in (("command line", overrides.get("tracker")), ("environment", env.get(env_var("tracker"))),
+                         ("file", data.get("tracker"))):
+        if value:
+            _plugin_name(src if where == "file" else None, ("tracker",), value, TRACKERS, where)
+            break
     tracker = overrides.get("tracker") or env.get(env_var("tracker")) or data.get("tracker") or ""
     sync = data.get("sync") if isinstance(data.get("sync"), dict) else {}
     sources = overrides.get("sync.sources") or env.get(env_var("sync.sources")) or sync.get("sources") or ""
@@ -175,7 +190,7 @@ def load_config(
     data = src.data if src is not None else None
     if src is not None and data is not None and not isinstance(data, dict):
         raise src.fail((), "expected a mapping of settings")
-    keys = CONFIG_KEYS + _declared_by_plugins(data or {}, env, overrides)
+    keys = CONFIG_KEYS + _declared_by_plugins(src, data or {}, env, overrides)
 
     defaults_file = files("jiracampaign") / "etc" / "defaults.yaml"
     defaults = load_located("jiracampaign/etc/defaults.yaml", ConfigError, text=defaults_file.read_text(encoding="utf-8"))

@@ -95,12 +95,14 @@ def fake_jira(request):
 
 
 def make_jira_tracker(fake, sleeps, hierarchy="task", retries=3):
-    from jiracampaign.trackers.jira import JiraTracker
-    from jiracampaign.trackers.jira_client import JiraClient
+    from jiracampaign.config import load_config
+    from jiracampaign.trackers.jira.client import JiraClient
+    from jiracampaign.trackers.jira.tracker import JiraTracker
+    from jiracampaign.trackers.jira.workflow import status_targets
 
     auth = "basic" if fake.cloud else "token"
     client = JiraClient(fake.url, auth, fake.user, fake.token, timeout=5, max_retries=retries, sleep=sleeps.append)
-    return JiraTracker(client, fake.project_key, hierarchy)
+    return JiraTracker(client, fake.project_key, hierarchy, statuses=status_targets(load_config()))
 
 
 @pytest.fixture(params=["local", "cloud", "datacenter"])
@@ -137,8 +139,8 @@ def make_panda_source(fake, sleeps, per_hour: int = 500, retries: int = 3, **kwa
     """A PandaSource on the fake monitor with a budget file under the test's XDG data folder."""
     from jiracampaign.config import data_dir
     from jiracampaign.sources.budget import RequestBudget
-    from jiracampaign.sources.panda import PandaSource
-    from jiracampaign.sources.panda_client import MonitorClient
+    from jiracampaign.sources.panda.source import PandaSource
+    from jiracampaign.sources.panda.client import MonitorClient
 
     budget = RequestBudget(data_dir() / "panda-budget.sqlite", "fake", per_hour)
     client = MonitorClient(fake.url, timeout=5, max_retries=retries, budget=budget, sleep=sleeps.append)

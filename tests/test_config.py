@@ -60,7 +60,7 @@ def test_config_table_output(runner, write):
     "text, message",
     [
         ("trackr: jira\n", ":1: trackr: unknown setting; did you mean 'tracker'?"),
-        ("tracker: both\n", ":1: tracker: expected one of 'local', 'jira', got 'both'"),
+        ("tracker: both\n", ":1: tracker: expected one of 'local', 'jira', or a dotted module.Class path, got 'both'"),
         ("jira:\n  timeout: 0\n", ":2: jira.timeout: expected a positive integer, got 0"),
         ("jira: [1]\n", ":1: jira: expected a mapping, got a list"),
         ("jira:\n  token: s3cr3t-value\n",

@@ -87,7 +87,7 @@ def test_panda_canonical_queries(setting, runner):
     if not setting["live"]:  # the recorded scenario
         assert status["state"] == "running" and [t["label"] for t in status["tasks"]] == ["isr", "calibrateImage"]
         [group] = status["failures"]
-        assert (group["component"], group["code"], group["count"]) == ("pilot", "1305", 2)
+        assert (group["kind"], group["code"], group["count"]) == ("pilot", "1305", 2)
         assert paths[2] == "/jobs/" and paths[3].startswith("/job/")
         assert group["examples"][0]["stdout"].endswith("/job.log")
     if setting["mode"] == "all" and not setting["live"]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jiracampaign.sources.panda_parse import (
+from jiracampaign.sources.panda.parse import (
     WfRow,
     as_int,
     group_failures,
@@ -20,7 +20,7 @@ from jiracampaign.sources.panda_parse import (
     parse_wfprogress,
     task_label,
 )
-from jiracampaign.states import BatchState
+from jiracampaign.core.states import BatchState
 
 RECORDED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "panda-doma-2022"
 needs_recording = pytest.mark.skipif(not RECORDED.is_dir(), reason="../shared/data/panda-doma-2022 is absent")
@@ -139,7 +139,7 @@ def test_failures_group_identical_errors_ignoring_ids():
     jobs = [job(1, "payload died at /tmp/5812760/x"), job(2, "payload died at /tmp/5812761/x"),
             job(3, "disk full"), job(4, "disk full", task=2)]
     groups = group_failures(jobs, {1: "isr", 2: "calibrate"}, "https://m", examples=1)
-    assert [(g.label, g.count, g.diagnostic) for g in groups] == [
+    assert [(g.label, g.count, g.message) for g in groups] == [
         ("isr", 2, "payload died at /tmp/5812760/x"), ("calibrate", 1, "disk full"), ("isr", 1, "disk full")]
     example = groups[0].examples[0]
     assert (example.url, example.attempt, example.site) == ("https://m/job?pandaid=1", 2, "SLAC")

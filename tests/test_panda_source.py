@@ -11,10 +11,10 @@ import pytest
 import requests
 
 from jiracampaign.errors import SourceError
-from jiracampaign.runs import RunRef
+from jiracampaign.core.runs import RunRef
 from jiracampaign.sources.budget import BudgetExhausted
-from jiracampaign.sources.panda_client import NOT_FOUND
-from jiracampaign.states import BatchState
+from jiracampaign.sources.panda.client import NOT_FOUND
+from jiracampaign.core.states import BatchState
 from tests.conftest import REPO, make_panda_source
 from tests.fakes.panda_server import FakeBigPanda
 
@@ -68,12 +68,12 @@ def test_progress_counts_per_label_and_failures_with_links(monitor, sleeps):
     assert (status.total, status.finished, status.failed, status.running) == (150, 100, 4, 11)
     [group] = status.failures
     assert (group.label, group.error, group.also, group.count) == ("isr", "pilot:1305", "transform:137", 4)
-    assert "out of memory" in group.diagnostic
+    assert "out of memory" in group.message
     job = group.examples[0]
-    assert job.url == f"{monitor.url}/job?pandaid={job.job_id}"
-    assert job.stdout.endswith(f"PandaJob_{job.job_id}/payload.stdout")
+    assert job.url == f"{monitor.url}/job?pandaid={job.id}"
+    assert job.stdout.endswith(f"PandaJob_{job.id}/payload.stdout")
     # the links lead to the right objects on the monitor
-    assert requests.get(job.url + "&json").json()["job"]["pandaid"] == job.job_id
+    assert requests.get(job.url + "&json").json()["job"]["pandaid"] == int(job.id)
     assert requests.get(tasks["isr"].url + "?json").json()["task"]["jeditaskid"] == tasks["isr"].task_id
     assert {t["reqid"] for t in requests.get(status.url + "&json").json()} == {int(status.run_id)}
 
@@ -83,7 +83,7 @@ def test_harvester_batch_log_is_read_from_the_job_page_when_pilotid_has_no_url(f
     fake_panda.progress(RUN, "isr", failed=2, error=OOM, logs="harvester")
     [status] = make_panda_source(fake_panda, sleeps).statuses([RunRef(RUN)], detail="all")
     examples = status.failures[0].examples
-    assert all(e.stdout.endswith(f"/{e.job_id}/job.log") and e.stderr.endswith("job.err") for e in examples)
+    assert all(e.stdout.endswith(f"/{e.id}/job.log") and e.stderr.endswith("job.err") for e in examples)
     assert sum(p.startswith("/job/") for p in paths(fake_panda)) == len(examples)
 
 
@@ -233,7 +233,7 @@ BURST = textwrap.dedent("""
     import sys
     sys.path.insert(0, {repo!r})
     from jiracampaign.errors import SourceError
-    from jiracampaign.sources.panda_client import MonitorClient
+    from jiracampaign.sources.panda.client import MonitorClient
     from jiracampaign.sources.budget import RequestBudget
     from jiracampaign.config import data_dir
     client = MonitorClient({url!r}, budget=RequestBudget(data_dir() / "panda-budget.sqlite", "fake", 8))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from jiracampaign.plan import build_plan
-from jiracampaign.render import Renderer, template_dir
-from jiracampaign.spec import load_spec
+from jiracampaign.planning.plan import build_plan
+from jiracampaign.planning.render import Renderer, stamp, template_dir
+from jiracampaign.planning.spec import load_spec
 
 SPEC = """
 campaign: dp02-w38
@@ -106,7 +106,10 @@ def test_ticket_goes_in_the_header(write):
     plan = plan_for(write)
     spec = load_spec(write("spec.yaml", SPEC.format(template="panda")))
     sub = plan.submissions[1]
-    text = Renderer().render(spec.campaign, spec.campaign.steps[0], sub, ticket="PREOPS-1234")
+    rendered = Renderer().render(spec.campaign, spec.campaign.steps[0], sub)
+    assert stamp(rendered, None) == rendered and "# ticket" not in rendered
+    text = stamp(rendered, "PREOPS-1234")
+    assert text.splitlines()[3:] == rendered.splitlines()[2:]
     assert text.splitlines()[:3] == [
         "# jiracampaign submission dp02-w38_step1_002",
         "# campaign dp02-w38, step step1, group 2/2 (visit 12..12)",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jiracampaign.states import (
-    BatchState,
-    combine,
+from jiracampaign.core.states import BatchState, combine
+from jiracampaign.sources.panda.states import (
     from_idds_processing,
     from_idds_request,
     from_jedi_task,

@@ -49,10 +49,10 @@ def init(state: State, server, project, user, auth, hierarchy, no_input: bool) -
 
     config = state.load(missing_ok=True)
     interactive = not no_input and sys.stdin.isatty()
-    values = [_ask(config, interactive, given, setting, question) for given, setting, question in (
-        (server, "jira.server", "JIRA server URL"), (project, "jira.project", "Project key"),
-        (user, "jira.user", "Account e-mail (Cloud) or user name"))]
-    result = init_jira(config, *values, auth, hierarchy, interactive, state.config_path)
+    given = {"jira.project": project, "jira.user": user}
+    result = init_jira(config, _ask(config, interactive, server, "jira.server", "JIRA server URL"),
+                       lambda setting, question: _ask(config, interactive, given[setting], setting, question),
+                       auth, hierarchy, interactive, state.config_path)
     for fact in result.facts:
         click.echo(f"  {fact}")
     for problem in result.problems:

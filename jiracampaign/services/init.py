@@ -6,6 +6,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..config import Config, config_path
 from ..errors import TrackerError
@@ -27,9 +28,12 @@ class InitResult:
     problems: list[str] = field(default_factory=list)
 
 
-def init(config: Config, server: str, project: str, user: str, auth: str | None, hierarchy: str | None,
+def init(config: Config, server: str, ask: Callable[[str, str], str], auth: str | None, hierarchy: str | None,
          interactive: bool, config_file: str | None = None) -> InitResult:
     """Inspect the JIRA project and save the settings; nothing is saved when something is missing.
+
+    ``ask(setting, question)`` gives the project and user (from options, config or a prompt), asked
+    once the server answered like JIRA.
 
     Raises
     ------
@@ -38,6 +42,8 @@ def init(config: Config, server: str, project: str, user: str, auth: str | None,
     """
     server = server.rstrip("/")
     flavour = detect_flavour(server, config.get("jira.timeout"))
+    project = ask("jira.project", "Project key")
+    user = ask("jira.user", "Account e-mail (Cloud) or user name")
     auth = auth or ("basic" if flavour == "cloud" else "token")
     hierarchy = hierarchy or config.get("jira.hierarchy")
     for name, value in (("jira.server", server), ("jira.project", project), ("jira.user", user), ("jira.auth", auth)):

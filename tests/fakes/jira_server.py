@@ -39,6 +39,10 @@ TRANSITIONS = {
     "41": ("Block", {"3"}, "4"),
     "51": ("Reopen", {"6"}, "1"),
 }
+#: JIRA's default issue link types: name -> (id, inward, outward)
+LINK_TYPES = {"Blocks": ("10000", "is blocked by", "blocks"), "Cloners": ("10001", "is cloned by", "clones"),
+              "Duplicate": ("10002", "is duplicated by", "duplicates"), "Relates": ("10003", "relates to", "relates to")}
+
 TYPES = {
     "10000": {"name": "Epic", "subtask": False, "hierarchyLevel": 1},
     "10001": {"name": "Task", "subtask": False, "hierarchyLevel": 0},
@@ -107,6 +111,7 @@ class FakeJira(Loopback):
         self.permissions = {"BROWSE_PROJECTS", "CREATE_ISSUES", "EDIT_ISSUES", "CREATE_ATTACHMENTS", "DELETE_OWN_ATTACHMENTS",
                             "ADD_COMMENTS", "EDIT_OWN_COMMENTS", "TRANSITION_ISSUES"}
         self.types = dict(TYPES)
+        self.links: list[dict] = []  # {"id", "type", "inward", "outward"}
         self.lock = threading.RLock()
 
     # ---- life cycle -------------------------------------------------------------------------
@@ -187,6 +192,16 @@ class FakeJira(Loopback):
         return {"id": sid, "name": name, "self": f"{self.url}{API}/status/{sid}",
                 "statusCategory": {"key": cat, "name": cat_name, "id": {"new": 2, "indeterminate": 4, "done": 3}[cat]}}
 
+    def link_json(self, link: dict, key: str) -> dict:
+        """A link as JIRA shows it on one of its two issues: the other issue under its direction."""
+        kind = LINK_TYPES[link["type"]]
+        out = {"id": link["id"], "type": {"id": kind[0], "name": link["type"], "inward": kind[1], "outward": kind[2]}}
+        if link["inward"] == key:
+            out["outwardIssue"] = {"key": link["outward"]}
+        else:
+            out["inwardIssue"] = {"key": link["inward"]}
+        return out
+
     def issue_json(self, issue: Issue, fields: list[str] | None, props: list[str]) -> dict:
         out: dict[str, Any] = {"id": str(issue.id), "key": issue.key, "self": f"{self.url}{API}/issue/{issue.id}"}
         wanted = fields if fields is not None else (["*all"] if not self.cloud else ["id"])
@@ -196,6 +211,8 @@ class FakeJira(Loopback):
         values["project"] = {"id": "10000", "key": self.project_key, "name": "Campaigns"}
         values["status"] = self.status_json(issue.status)
         values["attachment"] = [{k: v for k, v in a.items() if k != "data"} for a in issue.attachments]
+        values["issuelinks"] = [self.link_json(link, issue.key) for link in self.links
+                                if issue.key in (link["inward"], link["outward"])]
         if "parent" in values:
             parent = self.issue(values["parent"])
             values["parent"] = {"id": str(parent.id), "key": parent.key}
@@ -409,6 +426,14 @@ class _Handler(BaseHTTPRequestHandler):
         if path == f"{API}/issue" and method == "POST":
             issue = fake.create(self.json_body(raw))
             return ok({"id": str(issue.id), "key": issue.key, "self": f"{fake.url}{API}/issue/{issue.id}"}, 201)
+        if path == f"{API}/issueLink" and method == "POST":
+            body = self.json_body(raw)
+            name = (body.get("type") or {}).get("name")
+            if name not in LINK_TYPES:
+                raise HttpError(404, messages(f"No issue link type with name '{name}' found."))
+            keys = [fake.issue((body.get(side) or {}).get("key", "")).key for side in ("inwardIssue", "outwardIssue")]
+            fake.links.append({"id": str(40001 + len(fake.links)), "type": name, "inward": keys[0], "outward": keys[1]})
+            return ok(None, 201)
         if path == f"{API}/issue/bulk" and method == "POST":
             return self.bulk(self.json_body(raw))
         if path in (f"{API}/search", f"{API}/search/jql"):
