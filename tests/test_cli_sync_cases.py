@@ -8,7 +8,7 @@ import json
 import pytest
 
 from jiracampaign.config import data_dir
-from jiracampaign.sync import sync_lock
+from jiracampaign.locks import hold as sync_lock
 from tests.test_cli_sync import DEMO, OOM, Campaign
 
 
@@ -119,7 +119,7 @@ def test_record_links_a_run_submitted_by_hand_and_sync_follows_it(local_camp):
     result = local_camp.run("record", key, "--run-name", "u_jdoe_by_hand_20261124T000000Z", "--run-id", "777")
     assert result.exit_code == 0, result.output
     status, meta, text, _ = local_camp.ticket(key)
-    assert status == "In Progress" and meta["run"]["run_id"] == "777" and "{{panda 777}}" in text
+    assert status == "In Progress" and meta["run"]["run_id"] == "777" and "`panda 777`" in text
     local_camp.panda.add_run("u_jdoe_by_hand_20261124T000000Z", {"isr": 4}, request_id=777, status="Finished")
     local_camp.panda.progress("u_jdoe_by_hand_20261124T000000Z", "isr", finished=4, status="done")
     assert "1 changed" in local_camp.run("sync").stderr
@@ -133,7 +133,7 @@ def test_dry_run_lists_the_writes_and_makes_none(local_camp):
     dry = local_camp.run("sync", "--dry-run")
     assert dry.exit_code == 0
     key = local_camp.keys["demo-w47_step1_001"]
-    assert f"{key}: running -> partial: move to Blocked" in dry.stdout
+    assert f"{key}: running -> partial: set state partial" in dry.stdout
     assert f"{key}: failure summary (2 failed jobs, 1 errors)" in dry.stdout
     assert "would write" in dry.stderr and local_camp.tracker_writes() == writes
     assert "2 changed" in local_camp.run("sync").stderr  # the dry run left everything to do
@@ -175,7 +175,7 @@ def test_user_known_errors_come_first_and_bad_ones_name_file_and_line(local_camp
     fail_some(local_camp, runs)
     assert local_camp.run("--set", f"sync.known_errors={table}", "sync").exit_code == 0
     [summary] = local_camp.comments(local_camp.keys["demo-w47_step1_001"], "failures")
-    assert "Known: Known pipeline bug in ISR. *accept*: Accept the loss. (see DM\\-12345)" in summary
+    assert "Known: Known pipeline bug in ISR. **accept**: Accept the loss. (see DM-12345)" in summary
     bad = write("bad.yaml", """
         - error: "pilot:*"
           meaning: x
@@ -193,7 +193,7 @@ def test_runs_without_a_status_source_are_reported_unknown_not_failed(local_camp
     assert local_camp.run("record", key, "--run-name", "u_jdoe_condor_1", "--wms", "htcondor").exit_code == 0
     result = local_camp.run("sync")
     assert result.exit_code == 0
-    assert f"Unknown: {key} u_jdoe_condor_1: no status source for 'bps' runs yet" in result.stderr
+    assert f"Unknown: {key} u_jdoe_condor_1: no status source follows 'htcondor' runs (sync.sources: panda)" in result.stderr
 
 
 def test_watch_repeats_until_interrupted(local_camp, monkeypatch):
