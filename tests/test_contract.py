@@ -81,12 +81,14 @@ def traffic(monkeypatch, runner, write) -> list[dict]:
         from tests.conftest import make_jira_tracker
         tracker = make_jira_tracker(fake, [])
         key = json.loads((spec.parent / "camp" / "manifest.json").read_text())["submissions"][0]["ticket"]
-        tracker.transition(key, "Blocked")
-        tracker.transition(key, "done")
-        tracker.upsert_comment(key, "status", "running")
-        tracker.upsert_comment(key, "status", "done")
-        tracker.list_open_submissions("demo-w47")
-        tracker.get_ticket(key)
+        from jiracampaign.core.documents import Document, Paragraph
+        from jiracampaign.trackers.jira.workflow import transition
+        transition(tracker.client, key, "Blocked")
+        transition(tracker.client, key, "done")
+        tracker.put_note(key, "status", Document([Paragraph("running")]))
+        tracker.put_note(key, "status", Document([Paragraph("done")]))
+        tracker.open_campaigns("demo-w47")
+        tracker.get_item(key)
         # submit step1 with the stand-in bps, then sync twice against the fake monitor
         import sys
 
