@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/jiracampaign --set local.path=build/demo/campaigns.sqlite create examples/demo/campaign.yaml --output-dir build/demo/demo-w47
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -25,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_create.py
 	$(BIN)/python benchmarks/bench_panda.py
 	$(BIN)/python benchmarks/bench_sync.py
+	$(BIN)/python benchmarks/bench_startup.py
 
 clean:
 	rm -rf $(VENV) build campaigns

@@ -10,7 +10,6 @@ Usage: python benchmarks/bench_create.py [--latency 0.05] [--flavour cloud|datac
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import tempfile
 import time
@@ -19,11 +18,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jiracampaign.plan import build_plan  # noqa: E402
-from jiracampaign.record import describe_submission, record_campaign, submission_metadata  # noqa: E402
-from jiracampaign.spec import load_spec  # noqa: E402
-from jiracampaign.trackers.jira import JiraTracker  # noqa: E402
-from jiracampaign.trackers.jira_client import JiraClient  # noqa: E402
+from jiracampaign.planning.plan import build_plan  # noqa: E402
+from jiracampaign.core.texts import submission_doc  # noqa: E402
+from jiracampaign.services.create import create, submission_record  # noqa: E402
+from jiracampaign.planning.spec import load_spec  # noqa: E402
+from jiracampaign.trackers.jira.tracker import JiraTracker  # noqa: E402
+from jiracampaign.trackers.jira.client import JiraClient  # noqa: E402
+from jiracampaign.trackers.jira.wiki import render  # noqa: E402
 from tests.fakes.jira_server import EPIC_LINK, EPIC_NAME, FakeJira  # noqa: E402
 
 SPEC = ROOT / "examples" / "dp02" / "campaign.yaml"
@@ -37,11 +38,11 @@ def ours(fake: FakeJira, folder: Path) -> tuple[int, float, int, float]:
     spec = load_spec(SPEC)
     start = time.perf_counter()
     tracker = JiraTracker(client_for(fake), fake.project_key)
-    record_campaign(spec, tracker, folder)
+    create(spec, tracker, folder)
     first = (len(fake.log), time.perf_counter() - start)
     mark, start = len(fake.log), time.perf_counter()
     tracker = JiraTracker(client_for(fake), fake.project_key)
-    record_campaign(spec, tracker, folder)
+    create(spec, tracker, folder)
     return first[0], first[1], len(fake.log) - mark, time.perf_counter() - start
 
 
@@ -58,10 +59,12 @@ def naive(fake: FakeJira) -> tuple[int, float]:
         fields = {"project": {"key": fake.project_key}, "issuetype": {"id": "10001"}, "summary": sub.title}
         fields.update({"parent": {"key": epic}} if fake.cloud else {EPIC_LINK: epic})
         key = client.raw("POST", "issue", body={"fields": fields}).json()["key"]
-        client.raw("PUT", f"issue/{key}", body={"fields": {"description": describe_submission(sub, spec.campaign)}})
+        text, sha = plan.file_text(sub), plan.file_sha(sub)
+        record = submission_record(sub, spec.campaign, sha)
+        client.raw("PUT", f"issue/{key}", body={"fields": {"description": render(submission_doc(record))}})
         client.raw("PUT", f"issue/{key}", body={"fields": {"labels": ["jiracampaign", "jc-dp02-w38"]}})
-        client.raw("PUT", f"issue/{key}/properties/jiracampaign", body=submission_metadata(sub))
-        client.jira.add_attachment(issue=key, attachment=io.BytesIO(sub.yaml_text.encode()), filename=f"{sub.id}.yaml")
+        client.raw("PUT", f"issue/{key}/properties/jiracampaign", body=record.to_json())
+        client.upload(f"issue/{key}/attachments", f"{sub.id}.yaml", text.encode())
     return len(fake.log), time.perf_counter() - start
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jiracampaign.runs import RunRef  # noqa: E402
+from jiracampaign.core.runs import RunRef  # noqa: E402
 from jiracampaign.sources.budget import RequestBudget  # noqa: E402
-from jiracampaign.sources.panda import PandaSource  # noqa: E402
-from jiracampaign.sources.panda_client import MonitorClient  # noqa: E402
+from jiracampaign.sources.panda.source import PandaSource  # noqa: E402
+from jiracampaign.sources.panda.client import MonitorClient  # noqa: E402
 from tests.fakes.panda_server import FakeBigPanda  # noqa: E402
 
 LABELS = ["isr", "calibrateImage", "transformPreSourceTable", "consolidateVisitSummary", "makeVisitTable",

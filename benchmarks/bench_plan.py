@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from jiracampaign.plan import build_plan, write_plan
-from jiracampaign.render import Renderer
-from jiracampaign.spec import load_spec
+from jiracampaign.planning.plan import build_plan, write_plan
+from jiracampaign.planning.render import Renderer
+from jiracampaign.planning.spec import load_spec
 
 SPEC = """\
 campaign: bench

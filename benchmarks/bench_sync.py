@@ -23,15 +23,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from jiracampaign.config import load_config  # noqa: E402
-from jiracampaign.runs import RunRef  # noqa: E402
+from jiracampaign.core.runs import RunRef  # noqa: E402
 from jiracampaign.sources.budget import RequestBudget  # noqa: E402
-from jiracampaign.sources.panda import PandaSource  # noqa: E402
-from jiracampaign.sources.panda_client import MonitorClient  # noqa: E402
-from jiracampaign.sync import Syncer, add_runs  # noqa: E402
-from jiracampaign.syncstate import Entry  # noqa: E402
-from jiracampaign.trackers.base import EPIC_LABEL, NewTicket  # noqa: E402
-from jiracampaign.trackers.jira import JiraTracker  # noqa: E402
-from jiracampaign.trackers.jira_client import JiraClient  # noqa: E402
+from jiracampaign.sources.panda.source import PandaSource  # noqa: E402
+from jiracampaign.sources.panda.client import MonitorClient  # noqa: E402
+from jiracampaign.core.documents import Document, Paragraph  # noqa: E402
+from jiracampaign.core.ledger import Entry  # noqa: E402
+from jiracampaign.core.records import CampaignRecord, RunIdentity, StepInfo, SubmissionRecord  # noqa: E402
+from jiracampaign.services.ledger import add_runs  # noqa: E402
+from jiracampaign.services.sync import Syncer  # noqa: E402
+from jiracampaign.trackers.base import NewItem  # noqa: E402
+from jiracampaign.trackers.jira.tracker import JiraTracker  # noqa: E402
+from jiracampaign.trackers.jira.client import JiraClient  # noqa: E402
+from jiracampaign.trackers.jira.workflow import status_targets  # noqa: E402
 from tests.fakes.jira_server import FakeJira  # noqa: E402
 from tests.fakes.panda_server import FakeBigPanda  # noqa: E402
 
@@ -49,36 +53,41 @@ class World:
         self.budget = RequestBudget(tmp / "budget.sqlite", "bench", 10**9)
         self.tracker = self._tracker()
         campaign = f"bench{n}"
-        (self.epic,) = self.tracker.create_tickets([NewTicket(
-            "campaign", campaign, campaign, f"Campaign {campaign}", "benchmark", [EPIC_LABEL],
-            {"type": "campaign", "campaign": campaign, "steps": [{"name": "step1", "after": [], "groups": n}]})])
+        self.campaign = campaign
+        (self.epic,) = self.tracker.ensure_items([NewItem(
+            campaign, campaign, f"Campaign {campaign}", Document([Paragraph("benchmark")]),
+            CampaignRecord(campaign=campaign, steps=[StepInfo("step1", (), n)]))])
         self.names = [f"u_pilot_{campaign}_step1_group{i:05d}_attempt1" for i in range(n)]
         now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-        items = [NewTicket("submission", f"{campaign}_step1_{i:05d}", campaign, f"{campaign} step1 {i}", "submission",
-                           ["jc-step-step1"], {"type": "submission", "campaign": campaign, "step": "step1", "group": i,
-                                               "run": {"run_name": name, "run_id": str(100000 + i), "wms": "panda",
-                                                       "submitted": now}}, parent=self.epic.key)
-                 for i, name in enumerate(self.names)]
-        self.tickets = self.tracker.create_tickets(items)
+        items = [NewItem(ident, campaign, f"{campaign} step1 {i}", Document([Paragraph("submission")]),
+                         SubmissionRecord(campaign=campaign, submission=ident, step="step1", group=i, groups=n,
+                                          data_query="", inputs=None, output_run="", run_name=name,
+                                          file=f"{ident}.yaml", sha256=None,
+                                          run=RunIdentity(run_name=name, run_id=str(100000 + i), wms="panda",
+                                                          submitted=now)),
+                         parent=self.epic.key)
+                 for i, name in enumerate(self.names) for ident in [f"{campaign}_step1_{i:05d}"]]
+        self.tickets = self.tracker.ensure_items(items)
         for i, name in enumerate(self.names):
             self.panda.add_run(name, LABELS, request_id=100000 + i)
             self.panda.progress(name, "isr", finished=1, running=5)
 
     def _tracker(self) -> JiraTracker:
         client = JiraClient(self.jira.url, "basic", self.jira.user, self.jira.token, timeout=30, flavour="cloud")
-        return JiraTracker(client, "CAMP")  # flavour known (saved by init): no serverInfo request
+        # flavour known (saved by init): no serverInfo request; workflow statuses from the config, as `sync` does
+        return JiraTracker(client, "CAMP", statuses=status_targets(self.config))
 
     def source(self) -> PandaSource:
         return PandaSource(MonitorClient(self.panda.url, budget=self.budget))
 
     def mark_synced(self) -> None:
         """Write the digest as a completed sync would (without writing every ticket first)."""
-        statuses = self.source().statuses([RunRef(t.metadata["run"]["run_name"], t.metadata["run"]["run_id"])
-                                           for t in self.tickets])
-        entries = [Entry(t.key, t.ident, "step1", "panda", s.name, s.run_id, t.metadata["run"]["submitted"], s.digest,
-                         s.state.value, "In Progress", s.total, s.finished, s.failed)
+        statuses = self.source().statuses([RunRef(t.record.run.run_name, t.record.run.run_id) for t in self.tickets])
+        entries = [Entry(key=t.key, ident=t.ident, step="step1", source="panda", run_name=s.name, run_id=s.run_id,
+                         wms="panda", submitted=t.record.run.submitted, digest=s.digest, state=s.state.value,
+                         status="In Progress", total=s.total, finished=s.finished, failed=s.failed)
                    for t, s in zip(self.tickets, statuses)]
-        add_runs(self.tracker, self.epic, entries)
+        add_runs(self.tracker, self.epic, entries, self.tickets, lambda wms: "panda")
 
     def change(self, count: int, step: int) -> None:
         for i, name in enumerate(self.names[:count]):
@@ -101,8 +110,10 @@ class World:
         jira0, panda0 = len(self.jira.log), len(self.panda.log)
         tracker, client = self._tracker(), MonitorClient(self.panda.url)
         start = time.perf_counter()
-        for ticket in tracker.list_open_submissions():
-            run = ticket.metadata["run"]["run_name"]
+        for ticket in tracker.find_items(self.campaign):  # one paged search by the campaign's label
+            if ticket.kind != "submission" or ticket.done:
+                continue
+            run = ticket.record.run.run_name
             for task in client.get("/tasks/", {"taskname": f"{run}*", "days": 30}):
                 client.get("/jobs/", {"jeditaskid": task["jeditaskid"], "mode": "nodrop"})
             tracker.client.raw("POST", f"issue/{ticket.key}/comment", body={"body": f"status of {run}"})

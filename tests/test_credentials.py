@@ -11,7 +11,7 @@ from keyring.backends import fail
 
 from jiracampaign.cli import cli
 from jiracampaign.config import load_config
-from jiracampaign.credentials import find_secret, keyring_account, store_secret
+from jiracampaign.trackers.jira.credentials import find_secret, keyring_account, store_secret
 from jiracampaign.errors import CredentialError
 
 

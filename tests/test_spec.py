@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jiracampaign.errors import SpecError
-from jiracampaign.spec import load_spec
+from jiracampaign.planning.spec import load_spec
 from jiracampaign.yamlsrc import load_located
 from tests.conftest import MINIMAL_SPEC, REPO
 

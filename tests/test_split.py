@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jiracampaign.errors import SpecError
-from jiracampaign.split import balanced_chunks, query_problem, split_step
+from jiracampaign.planning.split import balanced_chunks, query_problem, split_step
 from jiracampaign.yamlsrc import Located, load_located
 
 

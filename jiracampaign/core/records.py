@@ -224,8 +224,19 @@ class SyncRecord:
         """The record, or `None` when there is none or it cannot be read (the run is then synced afresh)."""
         if not isinstance(data, dict) or not data.get("run_name"):
             return None
-        names = {f.name for f in dataclasses.fields(SyncRecord)}
+        values = {}
+        for item in dataclasses.fields(SyncRecord):
+            value = data.get(item.name)
+            if value is None:
+                continue
+            wanted = int if item.name in _SYNC_COUNTS else str
+            if not isinstance(value, wanted) or isinstance(value, bool):
+                return None
+            values[item.name] = value
         try:
-            return cls(**{k: v for k, v in data.items() if k in names and v is not None})
+            return cls(**values)
         except TypeError:
             return None
+
+
+_SYNC_COUNTS = {"total", "finished", "failed", "running"}

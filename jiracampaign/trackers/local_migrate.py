@@ -61,7 +61,10 @@ def _inline(text: str) -> str:
 
 
 def _cells(row: str, sep: str) -> list[str]:
-    return [c for c in re.split(r"(?<!\\)" + re.escape(sep), row.strip()[len(sep):-len(sep) if row.strip().endswith(sep) else None])]
+    """The cells of a table row; a ``|`` inside a ``[title|url]`` link does not split."""
+    inner = row.strip()[len(sep):-len(sep) if row.strip().endswith(sep) else None]
+    guarded = re.sub(r"\[[^\]]*\]", lambda m: m.group(0).replace("|", "\0"), inner)
+    return [c.replace("\0", "|") for c in re.split(r"(?<!\\)" + re.escape(sep), guarded)]
 
 
 def wiki_to_markdown(text: str) -> str:

@@ -16,9 +16,14 @@ __all__ = ["escape", "inline", "render"]
 _SPECIAL = re.compile(r"([\\`*_\[\]<>#|~!])")
 
 
+_BLOCK_START = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))")
+
+
 def escape(text: object) -> str:
-    """Text made inert in Markdown (line breaks become spaces: inline content is one line)."""
-    return _SPECIAL.sub(r"\\\1", " ".join(str(text).replace("\r", "").split("\n")))
+    """Text made inert in Markdown (line breaks become spaces: inline content is one line); a leading list
+    or rule marker is escaped too, since text may start a paragraph or a bullet."""
+    flat = _SPECIAL.sub(r"\\\1", " ".join(str(text).replace("\r", "").split("\n")))
+    return _BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), flat, count=1)
 
 
 def _ticks(text: str, least: int) -> str:
@@ -30,7 +35,7 @@ def inline(content: Inline) -> str:
     if isinstance(content, (str, int)):
         return escape(content)
     if isinstance(content, Mono):
-        text = " ".join(content.text.split("\n"))
+        text = " ".join(content.text.split("\n")).replace("|", "\\|")  # a pipe would split a table cell
         fence = _ticks(text, 1)
         pad = " " if text.startswith("`") or text.endswith("`") else ""
         return f"{fence}{pad}{text}{pad}{fence}"
@@ -41,7 +46,7 @@ def inline(content: Inline) -> str:
     if isinstance(content, Link):
         if not re.match(r"^https?://", content.url):
             return escape(content.title)
-        url = re.sub(r"[\s()<>]", lambda m: "%{:02X}".format(ord(m.group(0))), content.url)
+        url = re.sub(r"[\s()<>|]", lambda m: "%{:02X}".format(ord(m.group(0))), content.url)
         return f"[{escape(content.title)}]({url})"
     if isinstance(content, Warn):
         return "⚠"

@@ -12,9 +12,13 @@ __all__ = ["escape", "mono", "noformat", "table", "link", "inline", "render"]
 _SPECIAL = re.compile(r"([\\*_?\-+^~|\[\]{}!#()])")
 
 
+_LINE_MARKUP = re.compile(r"^(\s*)(h[1-6]|bq)\.", re.MULTILINE)
+
+
 def escape(text: object) -> str:
-    """Make text inert in wiki markup: every markup character is backslash-escaped, lines kept."""
-    return _SPECIAL.sub(r"\\\1", str(text)).replace("\r", "")
+    """Make text inert in wiki markup: every markup character is backslash-escaped, and a line that would
+    start a heading or a quote (``h1.``, ``bq.``) is defused; lines kept."""
+    return _LINE_MARKUP.sub(r"\1\2\\.", _SPECIAL.sub(r"\\\1", str(text)).replace("\r", ""))
 
 
 def mono(text: object) -> str:
@@ -44,7 +48,7 @@ def link(title: object, url: str) -> str:
 def inline(content: Inline) -> str:
     """Inline document content as wiki markup; every text is escaped."""
     if isinstance(content, (str, int)):
-        return escape(content)
+        return escape(" ".join(str(content).split("\n")))  # inline content is one line (a table row ends at a break)
     if isinstance(content, Mono):
         return mono(content.text)
     if isinstance(content, Strong):
