@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import Config, config_path
-from ..errors import TrackerError
 from ..trackers.jira.client import JiraClient
 from ..trackers.jira.credentials import find_secret
 from ..trackers.jira.setup import detect_flavour, inspect, save_settings

@@ -18,13 +18,13 @@ from jira.exceptions import JIRAError
 
 from ...config import Config
 from ...core.documents import Document
-from ...core.records import CampaignRecord, Record, RecordError, StepRecord, SubmissionRecord, SyncRecord, \
-    record_from_json
+from ...core.records import Record, RecordError, SyncRecord, record_from_json
 from ...core.states import BatchState
 from ...errors import ConfigError, TrackerError
 from ..base import Item, ItemRef, NewItem, Progress, Tracker
 from . import wiki
 from .client import JiraClient
+from .labels import EPIC_LABEL, LABEL, PROPERTY, SYNC_PROPERTY, campaign_label, ident_label, labels_of, marker_line
 from .credentials import find_secret
 from .settings import SETTINGS
 from .setup import discover
@@ -36,37 +36,6 @@ log = logging.getLogger(__name__)
 
 BULK = 50
 FIELDS = ["summary", "status", "labels", "attachment", "issuetype", "parent"]  # not description: large, rarely needed
-PROPERTY = "jiracampaign"  # issue property holding an item's record
-SYNC_PROPERTY = "jiracampaign.sync"  # issue property holding what sync last wrote to a submission
-LABEL = "jiracampaign"  # on every ticket jiracampaign creates
-EPIC_LABEL = "jc-epic"  # on campaign epics, so sync finds them with one search
-
-
-def campaign_label(campaign_id: str) -> str:
-    """Label shared by a campaign's epic and every ticket under it."""
-    return f"jc-{campaign_id}"
-
-
-def ident_label(ident: str) -> str:
-    """Label unique to one ticket (epic, step or submission): the handle for idempotent creation."""
-    return f"jcid-{ident}"
-
-
-def labels_of(item: NewItem) -> list[str]:
-    """Standard labels, then the kind's own: the epic label, or the step label."""
-    out = [LABEL, campaign_label(item.campaign), ident_label(item.ident)]
-    if isinstance(item.record, CampaignRecord):
-        out.append(EPIC_LABEL)
-    elif isinstance(item.record, (StepRecord, SubmissionRecord)):
-        out.append(f"jc-step-{item.record.step}")
-    return out
-
-
-def marker_line(marker: str) -> str:
-    """The unobtrusive last line that identifies a comment jiracampaign keeps up to date."""
-    return "{color:#97a0af}jiracampaign:" + marker + "{color}"
-
-
 class JiraTracker(Tracker):
     """Tracker on a JIRA server.
 

@@ -1,0 +1,40 @@
+"""How jiracampaign marks its JIRA tickets: labels to find them by, issue properties for records, and the
+marker line of a comment it keeps up to date."""
+
+from __future__ import annotations
+
+from ...core.records import CampaignRecord, StepRecord, SubmissionRecord
+from ..base import NewItem
+
+__all__ = ["PROPERTY", "SYNC_PROPERTY", "LABEL", "EPIC_LABEL", "campaign_label", "ident_label", "labels_of",
+           "marker_line"]
+
+PROPERTY = "jiracampaign"  # issue property holding an item's record
+SYNC_PROPERTY = "jiracampaign.sync"  # issue property holding what sync last wrote to a submission
+LABEL = "jiracampaign"  # on every ticket jiracampaign creates
+EPIC_LABEL = "jc-epic"  # on campaign epics, so sync finds them with one search
+
+
+def campaign_label(campaign_id: str) -> str:
+    """Label shared by a campaign's epic and every ticket under it."""
+    return f"jc-{campaign_id}"
+
+
+def ident_label(ident: str) -> str:
+    """Label unique to one ticket (epic, step or submission): the handle for idempotent creation."""
+    return f"jcid-{ident}"
+
+
+def labels_of(item: NewItem) -> list[str]:
+    """Standard labels, then the kind's own: the epic label, or the step label."""
+    out = [LABEL, campaign_label(item.campaign), ident_label(item.ident)]
+    if isinstance(item.record, CampaignRecord):
+        out.append(EPIC_LABEL)
+    elif isinstance(item.record, (StepRecord, SubmissionRecord)):
+        out.append(f"jc-step-{item.record.step}")
+    return out
+
+
+def marker_line(marker: str) -> str:
+    """The unobtrusive last line that identifies a comment jiracampaign keeps up to date."""
+    return "{color:#97a0af}jiracampaign:" + marker + "{color}"
