@@ -23,14 +23,14 @@ def record_run(tracker: Tracker, config: Config, key: str, run_name: str, run_id
                wms: str = "panda", submit_dir: str | None = None, submitted: str | None = None) -> SubmitResult:
     """Record a run on the submission item ``key`` and add it to the campaign's sync ledger."""
     campaign = campaign_of(tracker, (key,))
-    items = campaign_items(tracker, campaign, folder_for(config.get("campaigns_dir"), None, campaign))
+    folder = folder_for(config.get("campaigns_dir"), None, campaign)
+    items = campaign_items(tracker, campaign, folder)
     item = next(t for t in items if t.key == key)
     if not isinstance(item.record, SubmissionRecord):
         raise JiraCampaignError(f"{item.key} is not a submission ticket (it is the {item.kind} ticket)")
     epic = next((t for t in items if t.kind == "campaign"), None)
     if epic is None:
         raise JiraCampaignError(f"the epic of campaign {campaign} is missing in {tracker.describe()}")
-    folder = folder_for(config.get("campaigns_dir"), None, campaign)
     find = lambda wms_name: source_for(wms_name, config)  # noqa: E731
     submitter = Submitter(tracker, folder, config.get("bps.command"), find)
     run = RunIdentity(run_name=run_name, run_id=run_id, wms=wms, submit_dir=submit_dir,
