@@ -142,16 +142,15 @@ def _plugin_name(src, path: tuple, name: object, aliases: dict, where: str) -> N
 
 def _declared_by_plugins(src, data: dict, env: Mapping[str, str], overrides: Mapping[str, str]) -> tuple[Key, ...]:
     """Setting sections of the plug-ins named by dotted path (the tracker, the status sources)."""
-    for where, value in (("command line", overrides.get("tracker")), ("environment", env.get(env_var("tracker"))),
-                         ("file", data.get("tracker"))):
-        if value:
-            _plugin_name(src if where == "file" else None, ("tracker",), value, TRACKERS, where)
-            break
-    tracker = overrides.get("tracker") or env.get(env_var("tracker")) or data.get("tracker") or ""
+    tracker, where = next(((value, where) for where, value in (
+        ("command line", overrides.get("tracker")), ("environment", env.get(env_var("tracker"))),
+        ("file", data.get("tracker"))) if value), ("", ""))
+    if tracker:
+        _plugin_name(src if where == "file" else None, ("tracker",), tracker, TRACKERS, where)
     sync = data.get("sync") if isinstance(data.get("sync"), dict) else {}
     sources = overrides.get("sync.sources") or env.get(env_var("sync.sources")) or sync.get("sources") or ""
-    names = [str(tracker)] + [part.strip() for part in str(sources).split(",")]
-    return plugin_settings([name for name in names if name])
+    named = [(str(tracker), "tracker")] + [(part.strip(), "sync.sources") for part in str(sources).split(",")]
+    return plugin_settings([(name, setting) for name, setting in named if name])
 
 
 def load_config(

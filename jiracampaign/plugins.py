@@ -58,13 +58,15 @@ def builtin_settings() -> tuple["Key", ...]:
     return tuple(out)
 
 
-def plugin_settings(names: list[str]) -> tuple["Key", ...]:
-    """Setting sections declared by plug-ins named by dotted path (built-in ones are in `builtin_settings`)."""
+def plugin_settings(named: list[tuple[str, str]]) -> tuple["Key", ...]:
+    """Setting sections declared by plug-ins named by dotted path, as ``(name, the setting naming it)``
+    (built-in ones are in `builtin_settings`)."""
     out: list[Key] = []
-    for name in names:
+    for name, setting in named:
         if name in TRACKERS or name in SOURCES or "." not in name:
             continue
-        cls = load_class(name, {}, "tracker", "plug-in")
+        aliases, what = (TRACKERS, "tracker") if setting == "tracker" else (SOURCES, "status source")
+        cls = load_class(name, aliases, setting, what)
         out.extend(getattr(cls, "settings", ()) or ())
     return tuple(out)
 

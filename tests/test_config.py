@@ -110,3 +110,13 @@ def test_load_config_rejects_unknown_override_even_from_python():
 
 def test_every_section_has_help():
     assert all(key.help for _, key in leaf_keys()) and all(k.help for k in CONFIG_KEYS)
+
+
+@pytest.mark.parametrize("args, setting, what", [
+    (["--tracker", "nosuch.Tracker"], "tracker", "tracker 'nosuch.Tracker': expected one of local, jira"),
+    (["--set", "sync.sources=panda,nosuch.Source"], "sync.sources", "status source 'nosuch.Source': expected one of panda"),
+])
+def test_plugin_that_cannot_be_loaded_names_its_setting(runner, args, setting, what):
+    result = runner.invoke(cli, [*args, "config"])
+    assert result.exit_code == 3
+    assert result.stderr == f"Error: config: {setting}: cannot load {what}, or a dotted module.Class path\n"

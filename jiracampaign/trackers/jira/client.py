@@ -25,7 +25,7 @@ from jira.resilientsession import ResilientSession
 from ...errors import CredentialError, TrackerError
 from ...retry import backoff, retry_after
 
-__all__ = ["JiraClient", "Transient"]
+__all__ = ["JiraClient"]
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 NOT_CARRIED_OUT = {429, 503}  # the server says it did not do the work
