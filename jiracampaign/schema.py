@@ -7,10 +7,11 @@ import difflib
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from .yamlsrc import Located
 
-__all__ = ["Key", "check_section", "SLUG", "describe_kind"]
+__all__ = ["Key", "check_section", "SLUG", "describe_kind", "url_problem", "date_problem"]
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
@@ -25,8 +26,43 @@ _KINDS = {
     "list": "a list",
     "mapping": "a mapping",
     "date": "a date (YYYY-MM-DD or YYYYMMDD)",
+    "url": "an http:// or https:// URL (empty: not set)",
     "any": "any value",
 }
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a server URL the user gave, or `None` (empty means not set, which is fine)."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        hint = f" (did you mean 'https://{url}'?)" if "://" not in url else ""
+        return f"expected a URL starting with https:// or http://, got '{url}'{hint}"
+    if not parts.hostname:
+        return f"expected a URL with a host name, got '{url}'"
+    try:
+        parts.port
+    except ValueError:
+        return f"expected a URL with a numeric port, got '{url}'"
+    if any(ch.isspace() for ch in url.strip()):
+        return f"expected a URL without spaces, got '{url}'"
+    return None
+
+
+def date_problem(text: str) -> str | None:
+    """Why a value written like a date (``2024-02-30``, ``20240230``) is not one, or `None`."""
+    for pattern, fmt in ((r"\d{4}-\d{1,2}-\d{1,2}", "%Y-%m-%d"), (r"\d{8}", "%Y%m%d")):
+        if re.fullmatch(pattern, text):
+            try:
+                dt.datetime.strptime(text, fmt)
+            except ValueError as exc:
+                reason = str(exc)
+                if "does not match format" in reason or "unconverted data" in reason:
+                    reason = "month must be 1..12 and day within the month"
+                return f"'{text}' is not a valid date ({reason})"
+            return None
+    return None
 
 
 def describe_kind(kind: str) -> str:
@@ -43,7 +79,7 @@ class Key:
     name : `str`
         The key as written in YAML.
     kind : `str`
-        One of ``str slug int posint bool strlist list mapping date any``, or ``section``.
+        One of ``str slug int posint number bool strlist list mapping date url any``, or ``section``.
     help : `str`
         One sentence for the reference docs.
     required : `bool`
@@ -108,7 +144,16 @@ def _coerce(src: Located, path: tuple, key: Key, value: Any) -> Any:
         ok = isinstance(value, dict)
     elif kind == "date":
         ok = _as_date(value) is not None
-        value = _as_date(value)
+        if not ok:
+            problem = date_problem(str(value)) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+            if problem:
+                raise src.fail(path, f"{problem}; expected {describe_kind(kind)}")
+        else:
+            value = _as_date(value)
+    elif kind == "url":
+        if isinstance(value, str) and (problem := url_problem(value)):
+            raise src.fail(path, problem)
+        ok = isinstance(value, str)
     if not ok:
         raise src.fail(path, f"expected {describe_kind(kind if kind != 'section' else 'mapping')}, got {_typename(value)}")
     if key.choices and value not in key.choices:

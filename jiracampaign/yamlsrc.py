@@ -99,6 +99,27 @@ def _raise_yaml_error(text: str, shown: str, error: ErrorFactory) -> None:
     raise error(shown, None, None, "not valid YAML")
 
 
+def _bad_scalar(node: yaml.Node | None, path: tuple[Key, ...], shown: str, error: ErrorFactory) -> Exception | None:
+    """The error for the first scalar that PyYAML resolved but cannot construct (``2024-02-30`` as a date)."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            found = _bad_scalar(value_node, path + (key_node.value,), shown, error)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found = _bad_scalar(item, path + (index,), shown, error)
+            if found:
+                return found
+    elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
+        try:
+            yaml.SafeLoader("").construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:
+            return error(shown, node.start_mark.line + 1, field_name(path) or None,
+                         f"'{node.value}' is not a valid date ({exc}); expected a date (YYYY-MM-DD or YYYYMMDD)")
+    return None
+
+
 def load_located(path: str | Path, error: ErrorFactory = ValueError, text: str | None = None) -> Located:
     """Parse a YAML file, rejecting duplicate keys, and record the line of every node.
 
@@ -134,6 +155,9 @@ def load_located(path: str | Path, error: ErrorFactory = ValueError, text: str |
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError:
         _raise_yaml_error(text, shown, error)
+    except (ValueError, OverflowError) as exc:  # a scalar PyYAML resolves (e.g. as a date) but cannot build
+        raise _bad_scalar(yaml.compose(text, Loader=_Loader), (), shown, error) or error(
+            shown, None, None, f"not valid YAML: {exc}") from None
     lines: dict[tuple[Key, ...], int] = {}
     if node is not None:
         lines[()] = node.start_mark.line + 1

@@ -152,3 +152,31 @@ def test_balanced_chunks_keep_order_and_bound_size(items, size):
     chunks = balanced_chunks(items, size)
     assert [x for c in chunks for x in c] == items
     assert all(1 <= len(c) <= size for c in chunks)
+
+
+@pytest.mark.parametrize("start, message", [
+    ("2024-02-30", "'2024-02-30' is not a valid date (day is out of range for month)"),  # a YAML date PyYAML cannot build
+    ("2024-13-01", "'2024-13-01' is not a valid date (month must be in 1..12)"),
+    ("20240230", "'20240230' is not a valid date (day is out of range for month)"),  # an integer
+    ("'2024-02-30'", "'2024-02-30' is not a valid date (day is out of range for month)"),  # a string
+])
+def test_dates_with_an_impossible_day_name_the_line_field_and_date(start, message):
+    text = f"steps:\n  - split:\n      rule: dates\n      start: {start}\n      end: 2024-03-05\n      days: 1\n"
+    with pytest.raises(SpecError) as err:
+        src = load_located("spec.yaml", SpecError, text=text)
+        split_step(src, ("steps", 0, "split"), src.data["steps"][0]["split"], Path("."))
+    assert str(err.value) == (f"spec.yaml:4: steps[0].split.start: {message}; "
+                              "expected a date (YYYY-MM-DD or YYYYMMDD)")
+
+
+def test_plan_with_an_impossible_date_is_one_line_not_a_traceback(runner, write):
+    from jiracampaign.cli import cli
+    from tests.conftest import MINIMAL_SPEC
+
+    spec = MINIMAL_SPEC.replace("      rule: ranges\n      values: [1, 2, 3, 4, 5]\n      size: 2\n",
+                                "      rule: dates\n      start: 2024-02-30\n      end: 2024-03-02\n      days: 1\n")
+    result = runner.invoke(cli, ["plan", str(write("spec.yaml", spec))])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith("Error: ") and "Traceback" not in result.output
+    assert "spec.yaml:13: steps[0].split.start: '2024-02-30' is not a valid date" in result.stderr
+    assert not Path("campaigns").exists()
