@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from .errors import ConfigError
 from .plugins import TRACKERS, builtin_settings, plugin_settings
-from .schema import Key, check_section, describe_kind
+from .schema import Key, check_section, describe_kind, url_problem
 from .yamlsrc import load_located
 
 __all__ = ["CONFIG_KEYS", "Config", "load_config", "config_path", "data_dir", "env_var", "leaf_keys"]
@@ -117,6 +117,15 @@ def _parse_text(dotted: str, key: Key, text: str, where: str, field_name: str) -
             raise ConfigError(where, None, field_name, f"expected {describe_kind(key.kind)}, got '{text}'")
     if key.choices and value not in key.choices:
         allowed = ", ".join(repr(c) for c in key.choices)
+    elif key.kind == "number":
+        try:
+            value = float(text) if any(c in text for c in ".eE") else int(text)
+        except ValueError:
+            value = None
+        if value is None or value <= 0:
+            raise ConfigError(where, None, field_name, f"expected {describe_kind(key.kind)}, got '{text}'")
+    elif key.kind == "url" and (problem := url_problem(text)):
+        raise ConfigError(where, None, field_name, problem)
         raise ConfigError(where, None, field_name, f"expected one of {allowed}, got '{text}'")
     return value
 

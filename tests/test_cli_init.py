@@ -77,4 +77,4 @@ def test_init_needs_values_without_input(runner, tmp_path):
 
 def test_init_on_something_that_is_not_jira(runner, tmp_path):
     result = runner.invoke(cli, ["--config", str(tmp_path / "c.yaml"), "init", "--no-input", "--server", "http://127.0.0.1:9"])
-    assert result.exit_code == 5 and result.stderr.startswith("Error: cannot reach JIRA at http://127.0.0.1:9: ConnectionError")
+    assert result.exit_code == 5 and result.stderr.startswith("Error: cannot reach JIRA at http://127.0.0.1:9: connection refused")

@@ -77,5 +77,6 @@ def test_panda_monitor_down_is_one_line_and_exit_6(runner, monkeypatch):
     monkeypatch.setenv("JIRACAMPAIGN_PANDA_MAX_RETRIES", "0")
     result = runner.invoke(cli, ["panda", RUN])
     assert result.exit_code == 6
-    assert result.stderr.strip() == ("Error: PanDA monitor lost the connection on GET /idds/wfprogress/ at "
-                                     "http://127.0.0.1:9 after 1 attempts")
+    assert result.stderr.strip() == ("Error: PanDA monitor GET /idds/wfprogress/ at http://127.0.0.1:9 failed after "
+                                     "1 attempt: connection refused by 127.0.0.1:9: nothing listens on that port "
+                                     "(check the host and port in panda.monitor_url)")

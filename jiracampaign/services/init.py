@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import Config, config_path
+from ..errors import ConfigError
+from ..schema import url_problem
 from ..trackers.jira.client import JiraClient
 from ..trackers.jira.credentials import find_secret
 from ..trackers.jira.setup import detect_flavour, inspect, save_settings
@@ -39,7 +41,9 @@ def init(config: Config, server: str, ask: Callable[[str, str], str], auth: str 
     TrackerError
         Something jiracampaign needs is missing (the result's problems, listed before, say what).
     """
-    server = server.rstrip("/")
+    server = server.strip().rstrip("/")
+    if problem := url_problem(server):
+        raise ConfigError("command line", None, "jira.server", problem)
     flavour = detect_flavour(server, config.get("jira.timeout"))
     project = ask("jira.project", "Project key")
     user = ask("jira.user", "Account e-mail (Cloud) or user name")

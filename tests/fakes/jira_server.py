@@ -346,6 +346,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             if not self.authorised() and path != f"{API}/serverInfo":  # serverInfo is public, as on real JIRA
+                auth = self.headers.get("Authorization", "")
+                if fake.cloud and auth.startswith("Bearer "):  # Cloud's gateway takes a Bearer as a Connect token
+                    raise HttpError(403, {"error": "Failed to parse Connect Session Auth Token"})
+                if not fake.cloud and auth.startswith("Basic "):  # DC: basic auth failed (or is disabled, as on DC 11)
+                    raise HttpError(401, None, {"X-Seraph-LoginReason": "AUTHENTICATED_FAILED",
+                                                "WWW-Authenticate": 'Basic realm="protected-area"'})
                 raise HttpError(401, messages("You are not authenticated. Authentication required to perform this operation."))
             with fake.lock:
                 status, body, headers, rawbody, ctype = self.route(method, path, query, raw)

@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from ...errors import SourceError
+from ...netfaults import describe, permanent
 from ...retry import backoff, retry_after
 from ..budget import RequestBudget
 
@@ -96,7 +97,10 @@ class MonitorClient:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 kind = "timed out" if isinstance(exc, requests.Timeout) else "lost the connection"
                 error, delay, status = SourceError(
-                    f"PanDA monitor {kind} on GET {path} at {self.base} after {attempt + 1} attempts"), None, 0
+                    f"PanDA monitor GET {path} at {self.base} failed after {attempt + 1} attempt{'s' if attempt else ''}: "
+                    f"{describe(exc, self.base, 'panda.monitor_url')}"), None, 0
+                if permanent(exc):  # TLS against a plain port, an untrusted certificate: waiting cannot help
+                    raise error from None
             else:
                 status = response.status_code
                 if status != 429 and status < 500:

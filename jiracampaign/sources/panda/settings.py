@@ -8,7 +8,7 @@ __all__ = ["SETTINGS"]
 
 SETTINGS: tuple[Key, ...] = (
     Key("panda", "section", "The PanDA monitor (BigPanDA) runs are followed on.", keys=(
-        Key("monitor_url", "str", "Monitor base URL, e.g. https://usdf-panda-bigmon.slac.stanford.edu:8443."),
+        Key("monitor_url", "url", "Monitor base URL, e.g. https://usdf-panda-bigmon.slac.stanford.edu:8443."),
         Key("requests_per_hour", "posint", "Request budget shared by every jiracampaign process on this machine."),
         Key("timeout", "posint", "Seconds before a monitor request times out."),
         Key("max_retries", "int", "Retries on 429 (after its Retry-After), 5xx, timeouts and lost connections."),

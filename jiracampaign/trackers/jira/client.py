@@ -23,6 +23,7 @@ from jira.exceptions import JIRAError
 from jira.resilientsession import ResilientSession
 
 from ...errors import CredentialError, TrackerError
+from ...netfaults import describe, permanent
 from ...retry import backoff, retry_after
 
 __all__ = ["JiraClient"]
@@ -61,8 +62,9 @@ def _jira_messages(response: requests.Response | None) -> str:
         return ""
     parts = list(body.get("errorMessages") or [])
     parts += [f"{k}: {v}" for k, v in (body.get("errors") or {}).items()]
-    if not parts and body.get("message"):
-        parts.append(str(body["message"]))
+    for key in ("message", "error"):  # Cloud's gateway answers {"error": ...} (e.g. to a Bearer API token)
+        if not parts and isinstance(body.get(key), str) and body[key]:
+            parts.append(body[key])
     return "; ".join(str(p) for p in parts)[:500]
 
 
@@ -93,7 +95,8 @@ class JiraClient:
         self.server = server.rstrip("/")
         self.retries = max_retries
         self.sleep = sleep or (lambda seconds: time.sleep(seconds))
-        self.user = user
+        self.user, self.auth, self.configured, self.timeout = user, auth, flavour, timeout
+        self._server_says: str | None = None  # the server's own flavour, from serverInfo, once asked
         self.session = ResilientSession(timeout=timeout, max_retries=0)
         self.session.headers.update(JIRA_HEADERS)
         self.session.auth = (user, secret) if auth == "basic" else TokenAuth(secret)
@@ -102,6 +105,7 @@ class JiraClient:
         else:
             info = self.call("connect", lambda: self.raw("GET", "serverInfo").json())
             self.cloud = isinstance(info, dict) and info.get("deploymentType") == "Cloud"
+            self._server_says = self.flavour
         log.debug("JIRA %s at %s", self.flavour, self.server)
 
     @property
@@ -109,6 +113,46 @@ class JiraClient:
         return "cloud" if self.cloud else "datacenter"
 
     # ---- errors and retries -------------------------------------------------------------------------
+    def server_flavour(self) -> str | None:
+        """``cloud`` or ``datacenter`` as the server's public serverInfo says (asked once, without credentials)."""
+        if self._server_says is None:
+            self._server_says = ""
+            try:
+                response = requests.get(self.url("serverInfo"), timeout=self.timeout,
+                                        headers={"Accept": "application/json"})
+                info = response.json() if response.ok else None
+            except (requests.RequestException, ValueError):
+                info = None
+            if isinstance(info, dict) and ("deploymentType" in info or "versionNumbers" in info):
+                self._server_says = "cloud" if info.get("deploymentType") == "Cloud" else "datacenter"
+        return self._server_says or None
+
+    def mismatch(self, status: int, where: str, text: str) -> Exception | None:
+        """The error naming a flavour or authentication mismatch behind a refusal, or `None` if there is none.
+
+        A Data Center server configured as Cloud (or the reverse) answers 401, 403, 404 ("null for uri")
+        or 410 instead of saying so; the public serverInfo tells which flavour the server really is.
+        """
+        actual = self.server_flavour()
+        if actual is None:
+            return None
+        name = {"cloud": "JIRA Cloud", "datacenter": "JIRA Data Center"}[actual]
+        answer = f"HTTP {status} {where}" + (f": {text}" if text else "")
+        auth_fix = {"datacenter": "Data Center takes a personal access token sent as Bearer (jira.auth: token; "
+                                  "Data Center 11 refuses basic authentication by default)",
+                    "cloud": "Cloud takes your account e-mail (jira.user) and an API token (jira.auth: basic)"}[actual]
+        auth_wrong = (actual == "datacenter" and self.auth == "basic") or (actual == "cloud" and self.auth == "token")
+        if self.configured in KNOWN_FLAVOURS and self.configured != actual:
+            return CredentialError(
+                f"{self.server} is {name} but jira.flavour is '{self.configured}' ({answer}): set jira.flavour to "
+                f"'{actual}' or 'auto'" + (f", and jira.auth: {auth_fix}" if auth_wrong else "")
+                + "; 'jiracampaign init' finds both")
+        if auth_wrong and status in (401, 403):
+            return CredentialError(
+                f"{name} at {self.server} refused jira.auth '{self.auth}' ({answer}): {auth_fix}; "
+                "'jiracampaign init' sets it")
+        return None
+
     def error(self, op: str, exc: Exception) -> Exception:
         """One line for the user: operation, status, method and path, JIRA's own messages."""
         if isinstance(exc, JIRAError):
@@ -116,13 +160,18 @@ class JiraClient:
             request = getattr(response, "request", None)
             where = f"{request.method} {urlsplit(request.url).path}" if request is not None else self.server
             text = _jira_messages(response)
+            if exc.status_code in (401, 403, 410) or exc.status_code == 404 and text.startswith("null for uri"):
+                found = self.mismatch(exc.status_code, where, text)
+                if found is not None:
+                    return found
             if exc.status_code == 401:
                 return CredentialError(
                     f"JIRA rejected the credentials of {self.user or 'the token'} at {self.server} (HTTP 401 {where}): "
                     "check jira.user, jira.auth and the token (environment variable or keyring)")
             return TrackerError(f"JIRA {op} failed: HTTP {exc.status_code} {where}" + (f": {text}" if text else ""))
-        kind = "timed out" if isinstance(exc, requests.Timeout) else "lost the connection"
-        return TrackerError(f"JIRA {op} failed: {kind} talking to {self.server} after {self.retries + 1} attempts")
+        attempts = 1 if permanent(exc) else self.retries + 1
+        return TrackerError(f"JIRA {op} at {self.server} failed after {attempts} attempt{'s' if attempts > 1 else ''}: "
+                            f"{describe(exc, self.server, 'jira.server')}")
 
     def _backoff(self, attempt: int) -> float:
         return backoff(attempt, 30.0)
@@ -137,6 +186,8 @@ class JiraClient:
                                 self.error(op, exc)) from None
             raise self.error(op, exc) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
+            if permanent(exc):  # TLS against a plain port, an untrusted certificate: waiting cannot help
+                raise self.error(op, exc) from None
             raise Transient(None, True, self.error(op, exc)) from None
 
     def wait(self, transient: Transient, attempt: int) -> None:

@@ -8,7 +8,7 @@ __all__ = ["SETTINGS"]
 
 SETTINGS: tuple[Key, ...] = (
     Key("jira", "section", "The JIRA server campaigns are recorded in.", keys=(
-        Key("server", "str", "Base URL, e.g. https://rubinobs.atlassian.net."),
+        Key("server", "url", "Base URL, e.g. https://rubinobs.atlassian.net."),
         Key("project", "str", "Project key the epics and tickets go in, e.g. PREOPS."),
         Key("flavour", "str", "`cloud`, `datacenter`, or `auto` to ask the server.", choices=("auto", "cloud", "datacenter")),
         Key("auth", "str", "`basic`: e-mail + API token (Cloud); `token`: personal access token sent as Bearer (Data Center).",

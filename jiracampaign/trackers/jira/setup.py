@@ -13,6 +13,7 @@ import requests
 import yaml
 
 from ...errors import ConfigError, TrackerError
+from ...netfaults import describe
 from .client import JiraClient
 
 __all__ = ["detect_flavour", "InitReport", "inspect", "save_settings", "PERMISSIONS", "issue_types", "type_fields",
@@ -41,9 +42,14 @@ def detect_flavour(server: str, timeout: float = 30) -> str:
     url = server.rstrip("/") + "/rest/api/2/serverInfo"
     try:
         response = requests.get(url, timeout=timeout, headers={"Accept": "application/json"})
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise TrackerError(f"cannot reach JIRA at {server}: {describe(exc, server, '--server')}") from None
+    except requests.RequestException as exc:
+        raise TrackerError(f"cannot reach JIRA at {server}: {exc}") from None
+    try:
         info = response.json() if response.ok else None
-    except (requests.RequestException, ValueError) as exc:
-        raise TrackerError(f"cannot reach JIRA at {server}: {exc.__class__.__name__}") from None
+    except ValueError:
+        info = None
     if not isinstance(info, dict) or "deploymentType" not in info and "versionNumbers" not in info:
         status = response.status_code
         raise TrackerError(f"{server} does not answer like JIRA (GET /rest/api/2/serverInfo gave HTTP {status})")
