@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -88,6 +89,7 @@ class Config:
     values: dict[str, Any]
     sources: dict[str, str] = field(default_factory=dict)
     file: Path | None = None
+    warnings: list[str] = field(default_factory=list)  # for the user, e.g. a misspelt JIRACAMPAIGN_* variable
 
     def get(self, dotted: str) -> Any:
         """Value of ``section.key``."""
@@ -115,8 +117,6 @@ def _parse_text(dotted: str, key: Key, text: str, where: str, field_name: str) -
             raise ConfigError(where, None, field_name, f"expected {describe_kind(key.kind)}, got '{text}'") from None
         if key.kind == "posint" and value <= 0:
             raise ConfigError(where, None, field_name, f"expected {describe_kind(key.kind)}, got '{text}'")
-    if key.choices and value not in key.choices:
-        allowed = ", ".join(repr(c) for c in key.choices)
     elif key.kind == "number":
         try:
             value = float(text) if any(c in text for c in ".eE") else int(text)
@@ -126,6 +126,8 @@ def _parse_text(dotted: str, key: Key, text: str, where: str, field_name: str) -
             raise ConfigError(where, None, field_name, f"expected {describe_kind(key.kind)}, got '{text}'")
     elif key.kind == "url" and (problem := url_problem(text)):
         raise ConfigError(where, None, field_name, problem)
+    if key.choices and value not in key.choices:
+        allowed = ", ".join(repr(c) for c in key.choices)
         raise ConfigError(where, None, field_name, f"expected one of {allowed}, got '{text}'")
     return value
 
@@ -160,6 +162,28 @@ def _declared_by_plugins(src, data: dict, env: Mapping[str, str], overrides: Map
     sources = overrides.get("sync.sources") or env.get(env_var("sync.sources")) or sync.get("sources") or ""
     named = [(str(tracker), "tracker")] + [(part.strip(), "sync.sources") for part in str(sources).split(",")]
     return plugin_settings([(name, setting) for name, setting in named if name])
+
+
+# JIRACAMPAIGN_* variables that are not settings: the config file's name, the token's default variable (even
+# when jira.token_env names another), and the test suite's own switches
+_OTHER_VARIABLES = ("JIRACAMPAIGN_CONFIG", "JIRACAMPAIGN_JIRA_TOKEN")
+_OTHER_PREFIXES = ("JIRACAMPAIGN_LIVE_", "JIRACAMPAIGN_RECORD_")
+
+
+def _unknown_variables(env: Mapping[str, str], leaves: Mapping[str, Key], config: Config) -> list[str]:
+    """A warning for each ``JIRACAMPAIGN_*`` variable that sets nothing (a misspelt name is otherwise silently ignored)."""
+    known = {env_var(name) for name in leaves} | set(_OTHER_VARIABLES)
+    if "jira.token_env" in leaves:  # the token's own variable (JIRACAMPAIGN_JIRA_TOKEN unless renamed)
+        known.add(str(config.get("jira.token_env") or ""))
+    out = []
+    for var in sorted(env):
+        if not var.startswith("JIRACAMPAIGN_") or var in known or var.startswith(_OTHER_PREFIXES):
+            continue
+        suffixes = {name[len("JIRACAMPAIGN_"):]: name for name in known if name.startswith("JIRACAMPAIGN_")}
+        close = difflib.get_close_matches(var[len("JIRACAMPAIGN_"):], sorted(suffixes), n=1, cutoff=0.75)
+        hint = f"did you mean {suffixes[close[0]]}?" if close else "'jiracampaign config' lists the settings"
+        out.append(f"the environment variable {var} is not a jiracampaign setting and is ignored; {hint}")
+    return out
 
 
 def load_config(
@@ -227,4 +251,5 @@ def load_config(
         if name not in leaves:
             raise ConfigError("command line", None, name, f"unknown setting; expected one of: {', '.join(leaves)}")
         config.set(name, _parse_text(name, leaves[name], text, "command line", name), "command line")
+    config.warnings += _unknown_variables(env, leaves, config)
     return config

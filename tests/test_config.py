@@ -120,3 +120,29 @@ def test_plugin_that_cannot_be_loaded_names_its_setting(runner, args, setting, w
     result = runner.invoke(cli, [*args, "config"])
     assert result.exit_code == 3
     assert result.stderr == f"Error: config: {setting}: cannot load {what}, or a dotted module.Class path\n"
+
+
+def test_misspelt_environment_variable_is_warned_with_a_did_you_mean(runner):
+    env = {"JIRACAMPAIGN_PANDA_MONITORURL": "https://bigmon.example", "JIRACAMPAIGN_TRAKER": "jira",
+           "JIRACAMPAIGN_JIRA_TOKN": "s3cr3t-value", "JIRACAMPAIGN_SOMETHING_ELSE": "1",
+           "JIRACAMPAIGN_JIRA_TOKEN": "tok", "JIRACAMPAIGN_JIRA_PROJECT": "CAMP"}
+    result = runner.invoke(cli, ["config", "--json"], env=env)
+    assert result.exit_code == 0
+    ignored = "is not a jiracampaign setting and is ignored"
+    assert result.stderr.splitlines() == [
+        f"Warning: the environment variable JIRACAMPAIGN_JIRA_TOKN {ignored}; did you mean JIRACAMPAIGN_JIRA_TOKEN?",
+        f"Warning: the environment variable JIRACAMPAIGN_PANDA_MONITORURL {ignored}; did you mean JIRACAMPAIGN_PANDA_MONITOR_URL?",
+        f"Warning: the environment variable JIRACAMPAIGN_SOMETHING_ELSE {ignored}; 'jiracampaign config' lists the settings",
+        f"Warning: the environment variable JIRACAMPAIGN_TRAKER {ignored}; did you mean JIRACAMPAIGN_TRACKER?",
+    ]
+    assert "s3cr3t-value" not in result.output
+    assert {row["setting"]: row["value"] for row in json.loads(result.stdout)}["jira.project"] == "CAMP"
+
+
+def test_known_variables_raise_no_warning(runner, write):
+    env = {"JIRACAMPAIGN_CONFIG": str(write("c.yaml", "jira:\n  token_env: MY_PAT\n")), "JIRACAMPAIGN_JIRA_TOKEN": "t",
+           "JIRACAMPAIGN_PANDA_TIMEOUT": "5"}
+    result = runner.invoke(cli, ["config"], env=env)
+    assert result.exit_code == 0 and result.stderr == ""
+    config = load_config(env={"JIRACAMPAIGN_JIRA_TOKEN_ENV": "MY_PAT", "MY_PAT": "x"})
+    assert config.warnings == []

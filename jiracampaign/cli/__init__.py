@@ -50,6 +50,8 @@ class State:
             from ..config import load_config
 
             self._config = load_config(self.config_path, overrides=self.overrides, missing_ok=missing_ok)
+            for warning in self._config.warnings:
+                click.echo(f"Warning: {warning}", err=True)
         return self._config
 
 

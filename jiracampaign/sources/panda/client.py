@@ -95,7 +95,6 @@ class MonitorClient:
                 # credentials requests might pick up from ~/.netrc
                 response = self.session.get(url, timeout=self.timeout, allow_redirects=False, auth=lambda r: r)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                kind = "timed out" if isinstance(exc, requests.Timeout) else "lost the connection"
                 error, delay, status = SourceError(
                     f"PanDA monitor GET {path} at {self.base} failed after {attempt + 1} attempt{'s' if attempt else ''}: "
                     f"{describe(exc, self.base, 'panda.monitor_url')}"), None, 0
