@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 from dataclasses import dataclass, field
@@ -14,7 +15,8 @@ from .plugins import TRACKERS, builtin_settings, plugin_settings
 from .schema import Key, check_section, describe_kind, url_problem
 from .yamlsrc import load_located
 
-__all__ = ["CONFIG_KEYS", "Config", "load_config", "config_path", "data_dir", "env_var", "leaf_keys"]
+__all__ = ["CONFIG_KEYS", "Config", "load_config", "config_path", "data_dir", "env_var", "leaf_keys",
+           "user_config_file", "read_config_file", "check_config_data", "write_config_file", "set_in_file"]
 
 _RUN_STATES = (  # BatchState values and what they mean for the ticket (see docs/states.md)
     ("pending", "accepted but not started"),
@@ -253,3 +255,103 @@ def load_config(
         config.set(name, _parse_text(name, leaves[name], text, "command line", name), "command line")
     config.warnings += _unknown_variables(env, leaves, config)
     return config
+
+
+# ---- the user's config file, as `init` and `config set` write it ------------------------------------------
+
+FILE_HEADER = "# Written by 'jiracampaign init' / 'jiracampaign config set'; see config.example.yaml for every setting.\n"
+
+
+def user_config_file(explicit: str | Path | None = None, env: Mapping[str, str] = os.environ) -> Path:
+    """The file ``init`` and ``config set`` write: ``--config``, else ``JIRACAMPAIGN_CONFIG``, else the XDG default."""
+    return Path(explicit or env.get("JIRACAMPAIGN_CONFIG") or config_path(env))
+
+
+def _is_secret_name(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _SECRET_WORDS or any(lowered.endswith("_" + word) for word in _SECRET_WORDS)
+
+
+def read_config_file(path: Path) -> dict:
+    """The settings mapping of an existing config file (empty when there is none); bad YAML is a `ConfigError`."""
+    if not Path(path).exists():
+        return {}
+    src = load_located(path, ConfigError)
+    if src.data is not None and not isinstance(src.data, dict):
+        raise src.fail((), "expected a mapping of settings")
+    return src.data or {}
+
+
+def check_config_data(data: dict, error) -> None:
+    """Validate settings exactly as `load_config` validates a file (same checks, same messages).
+
+    ``error(path, line, field, problem)`` builds the error, so a caller can say where the data came from.
+    """
+    import yaml
+
+    src = load_located("config", error, text=yaml.safe_dump(data, sort_keys=False))
+    _reject_secrets(src, src.data)
+    keys = CONFIG_KEYS + _declared_by_plugins(src, src.data or {}, {}, {})
+    check_section(src, (), src.data, keys, "setting")
+
+
+def write_config_file(path: Path, data: dict) -> None:
+    """Write settings atomically, readable only by you (the token never goes there: `check_config_data` refuses it)."""
+    import tempfile
+
+    import yaml
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".config.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(FILE_HEADER)
+            yaml.safe_dump(data, out, sort_keys=False)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def set_in_file(path: Path, dotted: str, text: str) -> Any:
+    """Save one setting in the config file, validated as the file is when loaded; return the value saved.
+
+    ``text`` is read as a YAML value, as it would be written in the file (``30`` is a number, ``true`` a boolean).
+
+    Raises
+    ------
+    ConfigError
+        An unknown or mistyped setting, a secret, or a config file that is already invalid; nothing is written.
+    """
+    import yaml
+
+    where = "config set"
+    parts = [p for p in dotted.strip().split(".")]
+    if not all(parts):
+        raise ConfigError(where, None, dotted, "expected SECTION.KEY, e.g. panda.monitor_url")
+    if any(_is_secret_name(p) for p in parts):
+        raise ConfigError(where, None, dotted, _SECRET_HINT)
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except (yaml.YAMLError, ValueError):
+        value = text
+    if value is None:
+        value = ""
+    data = read_config_file(path)
+    merged = copy.deepcopy(data)
+    node = merged
+    for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {} if node.get(part) is None else node[part]
+        node = node[part]
+        if not isinstance(node, dict):
+            break
+    else:
+        node[parts[-1]] = value
+    check_config_data(merged, lambda _path, _line, field, problem: ConfigError(where, None, field or dotted, problem))
+    if not isinstance(node, dict):  # an existing non-mapping in the way (check_config_data reports it first)
+        raise ConfigError(where, None, dotted, "cannot be set: its section is not a mapping in the file")
+    write_config_file(path, merged)
+    return value

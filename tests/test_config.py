@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import stat
 
 import pytest
+import yaml
 
 from jiracampaign.cli import cli
 from jiracampaign.config import CONFIG_KEYS, env_var, leaf_keys, load_config
@@ -146,3 +148,48 @@ def test_known_variables_raise_no_warning(runner, write):
     assert result.exit_code == 0 and result.stderr == ""
     config = load_config(env={"JIRACAMPAIGN_JIRA_TOKEN_ENV": "MY_PAT", "MY_PAT": "x"})
     assert config.warnings == []
+
+
+def test_config_set_saves_in_the_file_init_writes_and_is_then_in_effect(runner, tmp_config):
+    result = runner.invoke(cli, ["config", "set", "panda.monitor_url", "https://bigmon.example:8443"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"Saved panda.monitor_url: 'https://bigmon.example:8443' in {tmp_config}.\n"
+    assert runner.invoke(cli, ["config", "set", "jira.timeout", "60"]).exit_code == 0
+    got = settings(runner)
+    assert got["panda.monitor_url"] == ("https://bigmon.example:8443", f"{tmp_config}:3")
+    assert got["jira.timeout"] == (60, f"{tmp_config}:5")  # read as the file reads it: a number
+    assert stat.S_IMODE(tmp_config.stat().st_mode) == 0o600
+
+
+def test_config_set_keeps_other_settings_and_follows_config_option(runner, write):
+    cfg = write("mine.yaml", "tracker: jira\njira:\n  project: CAMP\n")
+    assert runner.invoke(cli, ["--config", str(cfg), "config", "set", "jira.server", "https://jira.example"]).exit_code == 0
+    assert yaml.safe_load(cfg.read_text()) == {"tracker": "jira", "jira": {"project": "CAMP", "server": "https://jira.example"}}
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("jira.timeout", "0", "jira.timeout: expected a positive integer, got 0"),
+    ("jira.timeout", "soon", "jira.timeout: expected a positive integer, got 'soon'"),
+    ("panda.monitr_url", "https://x", "panda.monitr_url: unknown setting; did you mean 'monitor_url'?"),
+    ("trackr", "jira", "trackr: unknown setting; did you mean 'tracker'?"),
+    ("tracker", "both", "tracker: expected one of 'local', 'jira', or a dotted module.Class path, got 'both'"),
+    ("jira.server", "jira.example.org", "jira.server: expected a URL starting with https:// or http://, got "
+                                        "'jira.example.org' (did you mean 'https://jira.example.org'?)"),
+    ("jira.flavour", "onprem", "jira.flavour: expected one of 'auto', 'cloud', 'datacenter', got 'onprem'"),
+    ("jira.token", "s3cr3t-value", "jira.token: secrets never go in the config file"),
+    ("jira.api_password", "s3cr3t-value", "jira.api_password: secrets never go in the config file"),
+])
+def test_config_set_validates_like_the_file_and_writes_nothing_when_wrong(runner, tmp_config, key, value, message):
+    tmp_config.parent.mkdir(parents=True)
+    tmp_config.write_text("jira:\n  project: CAMP\n")
+    result = runner.invoke(cli, ["config", "set", key, value])
+    assert result.exit_code == 3
+    assert result.stderr.startswith(f"Error: config set: {message}"), result.stderr
+    assert tmp_config.read_text() == "jira:\n  project: CAMP\n"
+    assert "s3cr3t-value" not in result.output
+
+
+def test_config_set_says_when_the_environment_overrides_it(runner, tmp_config):
+    result = runner.invoke(cli, ["config", "set", "jira.timeout", "60"], env={"JIRACAMPAIGN_JIRA_TIMEOUT": "5"})
+    assert result.exit_code == 0
+    assert result.stderr == "Note: the environment variable JIRACAMPAIGN_JIRA_TIMEOUT overrides it while it is set.\n"

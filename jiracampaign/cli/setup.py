@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -88,16 +89,46 @@ def login(state: State, token_stdin: bool) -> None:
     click.echo(f"Stored the JIRA token for {account} in the OS keyring (service {state.config.get('jira.keyring_service')}).")
 
 
-@click.command("config")
+@click.group("config", invoke_without_command=True)
 @output_options
-@click.pass_obj
-def config_cmd(state: State, fmt: str) -> None:
-    """Show every setting, its effective value and where it came from.
+@click.pass_context
+def config_cmd(ctx: click.Context, fmt: str) -> None:
+    """Show every setting, its effective value and where it came from; 'config set' saves one.
 
     \b
     Example:
         JIRACAMPAIGN_TRACKER=jira jiracampaign config
+        jiracampaign config set panda.monitor_url https://usdf-panda-bigmon.slac.stanford.edu:8443
     """
-    config = state.config
+    if ctx.invoked_subcommand is not None:
+        return
+    config = ctx.obj.config
     rows = [{"setting": name, "value": config.get(name), "source": source} for name, source in config.sources.items()]
     click.echo(render_rows(rows, [("setting", "SETTING"), ("value", "VALUE"), ("source", "SOURCE")], fmt), nl=False)
+
+
+@config_cmd.command("set")
+@click.argument("key", metavar="SECTION.KEY")
+@click.argument("value")
+@click.pass_obj
+def config_set(state: State, key: str, value: str) -> None:
+    """Save one setting in your config file (the one 'init' writes), checked as the file is when loaded.
+
+    VALUE is read as it would be written in the file (30 is a number, true a boolean). Secrets are
+    refused: the token belongs in the environment or the keyring ('jiracampaign login'). The file
+    is rewritten in place (its comments are not kept) and stays readable only by you.
+
+    \b
+    Example:
+        jiracampaign config set panda.monitor_url https://usdf-panda-bigmon.slac.stanford.edu:8443
+        jiracampaign config set jira.timeout 60
+    """
+    from ..config import env_var, set_in_file, user_config_file
+
+    path = user_config_file(state.config_path)
+    saved = set_in_file(path, key, value)
+    click.echo(f"Saved {key.strip()}: {saved!r} in {path}.")
+    if key.strip() in state.overrides:
+        click.echo(f"Note: --set {key.strip()} on this command line overrides it.", err=True)
+    if env_var(key.strip()) in os.environ:
+        click.echo(f"Note: the environment variable {env_var(key.strip())} overrides it while it is set.", err=True)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..config import Config, config_path
+from ..config import Config, user_config_file
 from ..errors import ConfigError
 from ..schema import url_problem
 from ..trackers.jira.client import JiraClient
@@ -58,7 +57,7 @@ def init(config: Config, server: str, ask: Callable[[str, str], str], auth: str 
         report = inspect(client, project, hierarchy)
     finally:
         client.close()
-    path = Path(config_file or os.environ.get("JIRACAMPAIGN_CONFIG") or config_path())
+    path = user_config_file(config_file)
     result = InitResult(path, flavour, project, report.facts, report.problems)
     if not report.problems:
         save_settings(path, "jira", {"server": server, "project": project, "user": user, "auth": auth,

@@ -3,15 +3,13 @@ what is missing, and saving what was learned in the config file (``jiracampaign 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
-import yaml
 
+from ...config import read_config_file, write_config_file
 from ...errors import ConfigError, TrackerError
 from ...netfaults import describe
 from .client import JiraClient
@@ -173,23 +171,12 @@ def inspect(client: JiraClient, project: str, hierarchy: str) -> InitReport:
 
 def save_settings(path: Path, tracker: str, jira: dict[str, Any]) -> None:
     """Merge settings into the config file (created if missing), atomically and readable only by you."""
-    path = Path(path)
-    data: dict[str, Any] = {}
-    if path.exists():
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError:
-            raise ConfigError(str(path), None, None, "not valid YAML; fix or move it before running init") from None
-    data["tracker"] = tracker
-    data.setdefault("jira", {}).update({k: v for k, v in jira.items() if v is not None})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write("# Written by 'jiracampaign init'; see config.example.yaml for every setting.\n")
-            yaml.safe_dump(data, out, sort_keys=False)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        data = read_config_file(Path(path))
+    except ConfigError as exc:
+        raise ConfigError(str(path), exc.line, exc.field, f"{exc.problem}; fix or move it before running init") from None
+    data["tracker"] = tracker
+    if not isinstance(data.get("jira"), dict):
+        data["jira"] = {}
+    data["jira"].update({k: v for k, v in jira.items() if v is not None})
+    write_config_file(Path(path), data)
