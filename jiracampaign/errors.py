@@ -28,6 +28,7 @@ class ExitStatus(enum.IntEnum):
     CREDENTIALS = 4
     TRACKER = 5
     SOURCE = 6
+    PARTIAL = 7  # what could be read was shown (and, by sync, written); some details were deferred
     INTERRUPTED = 130
 
 

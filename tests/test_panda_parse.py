@@ -126,9 +126,50 @@ def test_log_links_follow_the_monitor_rules():
 
 def test_job_errors_read_code_columns_then_fall_back_to_errorinfo():
     job = {"piloterrorcode": 1305, "piloterrordiag": "Failed to execute   payload", "transexitcode": "1", "exeerrorcode": "0"}
-    assert job_errors(job) == [("pilot", "1305", "Failed to execute payload"), ("transform", "1", "")]
-    assert job_errors({"errorinfo": "pilot:1305 Failed to execute payload: x transform:1 Unknown exit "}) == [
-        ("pilot", "1305", "Failed to execute payload: x"), ("transform", "1", "Unknown exit")]
+    assert job_errors(job) == [("pilot", "1305", "Failed to execute payload"),
+                               ("transformation", "1", "Unknown transformation exit code 1")]
+    assert job_errors({"errorinfo": "pilot:1305 Failed to execute payload: x transformation:1 Unknown exit "}) == [
+        ("pilot", "1305", "Failed to execute payload: x"), ("transformation", "1", "Unknown exit")]
+
+
+def test_components_are_named_as_the_monitor_writes_them():
+    job = {"exeerrorcode": 137, "exeerrordiag": "", "ddmerrorcode": "200", "ddmerrordiag": "stage-out failed",
+           "superrorcode": 8970, "transexitcode": "1",
+           "errorinfo": "ddm:200 stage-out failed exe:137 Payload killed by signal 9 sup:8970 Job closed "
+                        "transformation:1 pipetask exited: FileNotFoundError: /repo/x "}
+    assert job_errors(job) == [("ddm", "200", "stage-out failed"), ("exe", "137", "Payload killed by signal 9"),
+                               ("sup", "8970", "Job closed"),
+                               ("transformation", "1", "pipetask exited: FileNotFoundError: /repo/x")]
+    # a monitor spelling components out (executor, transform) is read under the same names
+    assert job_errors({"errorinfo": "executor:137 killed transform:1 exit 1 "}) == [
+        ("exe", "137", "killed"), ("transformation", "1", "exit 1")]
+
+
+def test_a_transformation_failure_keeps_its_diagnostic():
+    job = {"pandaid": 1, "jeditaskid": 1, "transexitcode": "1", "transformerrordiag": "",
+           "errorinfo": "transformation:1 lsst.daf.butler.MissingDatasetTypeError: calexp "}
+    [group] = group_failures([job], {1: "isr"}, "https://m")
+    assert (group.error, group.message) == ("transformation:1", "lsst.daf.butler.MissingDatasetTypeError: calexp")
+
+
+@pytest.mark.parametrize("first, second", [
+    ("payload died at /tmp/5812760/x", "payload died at /tmp/5812761/x"),
+    ("MemoryError in quantum 3 of 7", "MemoryError in quantum 12 of 7"),
+    ("lost worker 0x7f3a9c on node 4", "lost worker 0x1b2e77 on node 15"),
+    ("dataset id 5e3a1f0c-9d2b-4c11-8e0a-0f6b2d9e1a77 missing", "dataset id a1b2c3d4-0000-4fff-9aaa-123456789abc missing"),
+    ("checksum deadbe42 != 00ff11aa", "checksum c0ffee99 != 12ab34cd"),
+])
+def test_diagnostics_differing_only_in_numbers_or_hex_ids_are_one_group(first, second):
+    jobs = [{"pandaid": i, "jeditaskid": 1, "piloterrorcode": 1305, "piloterrordiag": diag}
+            for i, diag in enumerate((first, second))]
+    [group] = group_failures(jobs, {1: "isr"}, "https://m")
+    assert group.count == 2 and group.message == first
+
+
+def test_different_words_stay_different_groups():
+    jobs = [{"pandaid": i, "jeditaskid": 1, "piloterrorcode": 1305, "piloterrordiag": diag}
+            for i, diag in enumerate(("disk full on scratch", "bad face value", "bad added value"))]
+    assert len(group_failures(jobs, {1: "isr"}, "https://m")) == 3
 
 
 def test_failures_group_identical_errors_ignoring_ids():

@@ -67,7 +67,7 @@ def test_progress_counts_per_label_and_failures_with_links(monitor, sleeps):
     assert (tasks["calibrate"].finished, tasks["calibrate"].remaining) == (10, 40)
     assert (status.total, status.finished, status.failed, status.running) == (150, 100, 4, 11)
     [group] = status.failures
-    assert (group.label, group.error, group.also, group.count) == ("isr", "pilot:1305", "transform:137", 4)
+    assert (group.label, group.error, group.also, group.count) == ("isr", "pilot:1305", "transformation:137", 4)
     assert "out of memory" in group.message
     job = group.examples[0]
     assert job.url == f"{monitor.url}/job?pandaid={job.id}"
@@ -87,12 +87,13 @@ def test_harvester_batch_log_is_read_from_the_job_page_when_pilotid_has_no_url(f
     assert sum(p.startswith("/job/") for p in paths(fake_panda)) == len(examples)
 
 
-def test_retried_attempts_are_counted_with_nodrop(fake_panda, sleeps):
+def test_retried_attempts_are_reported_apart_from_final_failures(fake_panda, sleeps):
     fake_panda.add_run(RUN, {"isr": 10})
     fake_panda.progress(RUN, "isr", finished=2, failed=1, error=OOM, retried=2)
     [status] = make_panda_source(fake_panda, sleeps).statuses([RunRef(RUN)], detail="all")
-    assert status.failed_jobs == 3  # the monitor's default mode=drop would hide the 2 retried failures
-    assert fake_panda.requests("/jobs/")[0]["query"]["mode"] == "nodrop"
+    assert status.failed_jobs == 1 and sum(g.count for g in status.failures) == 1  # the one final failure
+    assert status.retried_jobs == 2 and sum(g.count for g in status.retried) == 2  # attempts retried with success
+    assert [r["query"].get("mode") for r in fake_panda.requests("/jobs/")] == [None, "nodrop"]
 
 
 # ---- planning: requests only where something changed ----------------------------------------------
@@ -114,7 +115,7 @@ def test_unchanged_runs_cost_one_request_and_changes_read_only_what_moved(fake_p
     fake_panda.progress(names[1], "isr", finished=3, running=2)
     fake_panda.progress(names[3], "calibrate", failed=1, error=OOM)
     moved = source.statuses(refs)
-    assert paths(fake_panda) == ["/idds/wfprogress/", "/tasks/", "/jobs/"]  # jobs only for the run with new failures
+    assert paths(fake_panda) == ["/idds/wfprogress/", "/tasks/", "/jobs/", "/jobs/"]  # only the run with new failures
     assert fake_panda.requests("/tasks/")[0]["query"]["reqid"] == f"{moved[1].run_id}|{moved[3].run_id}"
     assert [s.changed for s in moved] == [False, True, False, True, False]
     assert moved[3].failures and moved[3].failures_read and not moved[1].failures_read

@@ -27,7 +27,9 @@ def panda(state: State, runs: tuple[str, ...], days: int | None, fmt: str) -> No
 
     RUN is a run name as `bps submit` printed it (any case) or its numeric Run Id. Reads the
     PanDA monitor (panda.monitor_url) within the request budget shared by every jiracampaign
-    process on this machine. Exits 1 when a run is not found.
+    process on this machine. Looks back panda.days (default 30), or --days, widened to the
+    time in a run's name. Exits 1 when a run is not found; 7 when some details could not be
+    read (budget used up, the monitor failing): what was read is printed, the rest is marked.
 
     \b
     Example:
@@ -40,9 +42,14 @@ def panda(state: State, runs: tuple[str, ...], days: int | None, fmt: str) -> No
     result = panda_status(state.config, runs, days)
     click.echo(render_runs(result.statuses, fmt), nl=False)
     click.echo(f"{len(result.statuses)} runs, {result.requests} monitor requests", err=True)
+    incomplete = [s for s in result.statuses if s.deferred]
+    for status in incomplete:
+        click.echo(f"Deferred: {status.name}: {status.message}", err=True)
     if result.missing:
         click.echo(f"Not found or unknown: {', '.join(result.missing)}", err=True)
         fail(ExitStatus.ERROR)
+    if incomplete:
+        fail(ExitStatus.PARTIAL)
 
 
 @click.command()
@@ -131,7 +138,7 @@ def sync(state: State, campaign, dry_run: bool, watch, full: bool, fmt: str) -> 
         report = sync_once(state.config, campaign, dry_run=dry_run, full=full)
         _print_sync(report, dry_run, fmt)
         if not watch:
-            fail(ExitStatus.ERROR if report.problems else ExitStatus.OK)
+            fail(ExitStatus.ERROR if report.problems else ExitStatus.PARTIAL if report.deferred else ExitStatus.OK)
         time.sleep(watch)
 
 
@@ -144,6 +151,8 @@ def _print_sync(report, dry_run: bool, fmt: str) -> None:
         click.echo(render_rows(rows, SYNC_COLUMNS, fmt), nl=False)
     for key, run, why in report.unknown:
         click.echo(f"Unknown: {key} {run}: {why}", err=True)
+    for key, run, what in report.deferred:
+        click.echo(f"Deferred: {key} {run}: {what}", err=True)
     for key, run, what in report.attention:
         click.echo(f"Attention: {key} {run} is {what}", err=True)
     for problem in report.problems:

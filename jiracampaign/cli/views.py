@@ -37,14 +37,25 @@ def run_text(status: RunStatus) -> str:
         lines += ["  " + line for line in table.rstrip("\n").splitlines()]
     if status.failures:
         lines.append(f"  failures: {status.failed_jobs} failed jobs in {len(status.failures)} groups")
-        for group in status.failures:
-            also = f" (also {group.also})" if group.also else ""
-            lines.append(f"    {group.count} x {group.label} {group.error}{also}: {group.message or '(no diagnostic)'}")
-            for job in group.examples:
-                attempt = f" attempt {job.attempt}" if job.attempt is not None else ""
-                lines.append(f"      job {job.id} at {job.site}{attempt}: {job.url}")
-                lines += [f"        {name}: {url}" for name, url in job.links()]
+        lines += _groups(status.failures)
+    if status.retried:
+        lines.append(f"  retried: {status.retried_jobs} failed attempts were retried (not counted as failures)")
+        lines += _groups(status.retried, examples=False)
+    if status.deferred:
+        lines.append(f"  not read this time: {', '.join(status.deferred)}")
     return "\n".join(lines) + "\n"
+
+
+def _groups(groups, examples: bool = True) -> list[str]:
+    lines = []
+    for group in groups:
+        also = f" (also {group.also})" if group.also else ""
+        lines.append(f"    {group.count} x {group.label} {group.error}{also}: {group.message or '(no diagnostic)'}")
+        for job in group.examples if examples else ():
+            attempt = f" attempt {job.attempt}" if job.attempt is not None else ""
+            lines.append(f"      job {job.id} at {job.site}{attempt}: {job.url}")
+            lines += [f"        {name}: {url}" for name, url in job.links()]
+    return lines
 
 
 def render_runs(statuses: list[RunStatus], fmt: str) -> str:

@@ -89,10 +89,11 @@ class FailureGroup:
     kind: str
     code: str
     message: str
-    also: str = ""  # the job's other errors, e.g. ``transform:1`` beside ``pilot:1305``
+    also: str = ""  # the job's other errors, e.g. ``transformation:1`` beside ``pilot:1305``
     count: int = 0
     examples: list[FailureExample] = field(default_factory=list)
     data_ids: list[str] = field(default_factory=list)
+    shape: str = ""  # the message with numbers and hex ids blanked: what makes two messages "the same error"
 
     @property
     def error(self) -> str:
@@ -128,7 +129,13 @@ class RunStatus:
     ``digest`` summarises the run's progress compactly: equal digests mean nothing changed. It is
     `None` when the source could not read everything it wanted (budget, outage), so the caller keeps
     the previous one and asks again next time. ``detail`` says whether tasks and failures were read
-    on this call (they are skipped for unchanged runs).
+    on this call (they are skipped for unchanged runs); ``deferred`` names what the source wanted to
+    read but could not this time (what it did learn is filled in).
+
+    ``failures`` are the final failures (jobs whose input is given up on, or not yet retried);
+    ``retried`` groups failed attempts that were superseded by a later attempt (recovered, or retried
+    again): they are not failures of the run. ``split_known`` is false when the source knows how many
+    inputs were processed but not how many of them failed (``finished`` then counts processed inputs).
     """
 
     name: str
@@ -144,21 +151,49 @@ class RunStatus:
     running: int | None = None
     tasks: list[TaskProgress] = field(default_factory=list)
     failures: list[FailureGroup] = field(default_factory=list)
-    failed_jobs: int = 0          # failed jobs read (the failure groups' counts add up to it)
+    failed_jobs: int = 0          # final failed jobs read (the failure groups' counts add up to it)
     failures_read: bool = False   # False: failures were not read this time (unchanged), keep what you had
+    retried: list[FailureGroup] = field(default_factory=list)
+    retried_jobs: int = 0         # failed attempts superseded by a later attempt (the retried groups add up to it)
+    split_known: bool = True      # False: done and failed inputs are not told apart (``finished`` = processed)
     url: str = ""
     message: str = ""
     digest: str | None = None
     detail: bool = False
     changed: bool = True
+    deferred: list[str] = field(default_factory=list)  # what could not be read this time ("task details", ...)
 
     @property
     def remaining(self) -> int:
         return max(0, self.total - self.finished - self.failed)
 
+    @property
+    def complete(self) -> bool:
+        """Whether the source read everything it wanted about this run."""
+        return not self.deferred
+
+    def note(self, text: str) -> None:
+        """Add a sentence to ``message`` (notes accumulate; the same note is kept once)."""
+        if text and text not in self.message:
+            self.message = f"{self.message}; {text}" if self.message else text
+
+    def defer(self, what: str, why: str) -> None:
+        """Mark ``what`` as not read this time, because ``why``; the digest is dropped so it is asked again."""
+        if what not in self.deferred:
+            self.deferred.append(what)
+        self.digest = None
+        self.note(f"{what} deferred ({why})")
+
     def counts_text(self) -> str:
-        """``200 total, 135 done, 5 failed, 10 running, 60 left`` (running only when the source knows it)."""
+        """``200 total, 135 done, 5 failed, 10 running, 60 left`` (running only when the source knows it).
+
+        When the source cannot tell done from failed inputs: ``200 total, 180 processed (done and failed
+        not told apart), 20 left``.
+        """
         running = f", {self.running} running" if self.running is not None else ""
+        if not self.split_known:
+            return (f"{self.total} total, {self.finished} processed (done and failed not told apart by the source)"
+                    f"{running}, {self.remaining} left")
         return f"{self.total} total, {self.finished} done, {self.failed} failed{running}, {self.remaining} left"
 
     def to_dict(self) -> dict[str, Any]:
@@ -167,6 +202,9 @@ class RunStatus:
         out["state"] = str(self.state)
         out["created"] = self.created.isoformat() if self.created else None
         out["remaining"] = self.remaining
+        out["complete"] = self.complete
+        if not self.split_known:  # say what is unknown rather than a number that reads as a count
+            out["processed"], out["finished"], out["failed"] = self.finished, None, None
         for task, raw in zip(self.tasks, out["tasks"]):
             raw["state"] = str(task.state)
             raw["remaining"] = task.remaining

@@ -143,10 +143,11 @@ def _sha(parts: Iterable[object]) -> str:
 def failure_signatures(groups: list[FailureGroup]) -> tuple[str, str]:
     """``(kinds, full)``: which distinct errors there are, and the same with their counts.
 
-    A new kind of error starts a new failure summary; a change in counts edits the latest one.
+    A new kind of error starts a new failure summary; a change in counts edits the latest one. Messages
+    differing only in numbers and hex ids (`FailureGroup.shape`) are the same kind.
     """
-    kinds = sorted((g.label, g.error, g.also, g.message[:80]) for g in groups)
-    full = sorted((g.label, g.error, g.also, g.message[:80], g.count) for g in groups)
+    kinds = sorted((g.label, g.error, g.also, (g.shape or g.message)[:80]) for g in groups)
+    full = sorted((g.label, g.error, g.also, (g.shape or g.message)[:80], g.count) for g in groups)
     return (_sha(kinds), _sha(full)) if groups else ("", "")
 
 
@@ -197,8 +198,17 @@ def _examples(group: FailureGroup) -> list[Bullet]:
     return out
 
 
+def _head(group: FailureGroup) -> list[Inline]:
+    message = group.message[:DIAG_LIMIT] + ("..." if len(group.message) > DIAG_LIMIT else "")
+    head: list[Inline] = [Strong(group.count), f" x {group.label} ", Mono(group.error)]
+    if group.also:
+        head.append(f" (also {group.also})")
+    return head + [": ", message if message else Emph("no diagnostic")]
+
+
 def failure_doc(status: RunStatus, entry: Entry, table: list[KnownError]) -> Document:
-    """Failures of a run grouped by error, each with its meaning and advice (or marked for review) and examples."""
+    """Final failures of a run grouped by error, each with its meaning and advice (or marked for review) and
+    examples; then, apart and without advice, failed attempts that were retried (they are not failures)."""
     per_label: Counter = Counter()
     for group in status.failures:
         per_label[group.label] += group.count
@@ -211,11 +221,7 @@ def failure_doc(status: RunStatus, entry: Entry, table: list[KnownError]) -> Doc
     items = []
     for group in status.failures:
         known = classify(group, table)
-        message = group.message[:DIAG_LIMIT] + ("..." if len(group.message) > DIAG_LIMIT else "")
-        head: list[Inline] = [Strong(group.count), f" x {group.label} ", Mono(group.error)]
-        if group.also:
-            head.append(f" (also {group.also})")
-        head += [": ", message if message else Emph("no diagnostic")]
+        head = _head(group)
         if known:
             ticket = f" (see {known.ticket})" if known.ticket else ""
             advice = Bullet([f"Known: {known.meaning} ", Strong(known.action), f": {known.advice}{ticket}"])
@@ -226,6 +232,10 @@ def failure_doc(status: RunStatus, entry: Entry, table: list[KnownError]) -> Doc
             actions["review"] += 1
         items.append(Bullet(head, [advice, *_examples(group)]))
     doc.add(Bullets(items))
+    if status.retried:
+        doc.add(Paragraph([f"Retried: {status.retried_jobs} failed attempts were retried (PanDA ran them again); "
+                           "they are not counted as failures above."]),
+                Bullets([Bullet(_head(group)) for group in status.retried]))
     if status.message:
         doc.add(Paragraph(Emph(status.message)))
     order = ["review", "rescue", "retry", "investigate", "accept"]

@@ -58,6 +58,7 @@ class SyncReport:
     problems: list[str] = field(default_factory=list)
     attention: list[tuple[str, str, str]] = field(default_factory=list)  # key, run, state
     unknown: list[tuple[str, str, str]] = field(default_factory=list)    # key, run, why
+    deferred: list[tuple[str, str, str]] = field(default_factory=list)   # key, run, what the source could not read
     source_requests: int = 0
     skipped: str = ""  # the lock another sync holds, when this pass did not run
 
@@ -156,6 +157,8 @@ class Syncer:
                 report.problems.append(f"{name}: {exc}")
                 continue
             for (epic_key, entry), status in zip(items, found, strict=True):
+                if status.deferred:  # what was read is written below; the rest is asked again next time
+                    report.deferred.append((entry.key, entry.run_name, status.message))
                 if self._apply(states[epic_key][1], entry, status, now, dry_run, report):
                     dirty.add(epic_key)
         for epic_key in sorted(dirty):

@@ -33,10 +33,21 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from tests.fakes.loopback import Loopback
 
-# JEDI task status -> iDDS processing status name (the wfprogress tasks_statuses keys)
-PROCESSING = {"registered": "New", "defined": "New", "ready": "Submitted", "pending": "Submitted",
-              "running": "Running", "done": "Finished", "finished": "SubFinished", "failed": "Failed",
-              "broken": "Broken", "aborted": "Cancelled", "paused": "Suspended", "exhausted": "Suspended"}
+# JEDI task status -> iDDS processing status name (the wfprogress tasks_statuses keys), as iDDS's PanDA
+# work plug-in maps them (get_processing_status_from_panda_status): a scouting task is only "Submitted",
+# an exhausted one "Failed" and a paused one "SubFinished" there; only the task list tells them apart
+PROCESSING = {"registered": "Submitting", "defined": "Submitting", "assigning": "Submitting", "ready": "Submitted",
+              "pending": "Submitted", "scouting": "Submitted", "scouted": "Submitted", "prepared": "Submitted",
+              "running": "Running", "toretry": "Running", "throttled": "Running", "done": "Finished",
+              "finished": "SubFinished", "paused": "SubFinished", "failed": "Failed", "aborted": "Failed",
+              "exhausted": "Failed", "broken": "Broken"}
+# job error columns as the monitor names them in ``errorinfo`` (BigPanDA's job error components)
+ERROR_COMPONENTS = (("brokerage", "brokerageerrorcode", "brokerageerrordiag"), ("ddm", "ddmerrorcode", "ddmerrordiag"),
+                    ("exe", "exeerrorcode", "exeerrordiag"),
+                    ("jobdispatcher", "jobdispatchererrorcode", "jobdispatchererrordiag"),
+                    ("pilot", "piloterrorcode", "piloterrordiag"), ("sup", "superrorcode", "superrordiag"),
+                    ("taskbuffer", "taskbuffererrorcode", "taskbuffererrordiag"),
+                    ("transformation", "transexitcode", None))
 HTML = b"<!DOCTYPE html><html><head><title>PanDA monitor</title></head><body>%s</body></html>"
 
 
@@ -179,11 +190,14 @@ class FakeBigPanda(Loopback):
                               "batchlog": f"https://usdf-logs.example.org/{site}/{pandaid}/job.log" if logs == "harvester"
                               else "", "errorcode": 0}}
         job.update(error)
-        if status == "failed":
-            job["errorinfo"] = " ".join(
-                f"{c}:{job.get(f)} {job.get(d) or ''}" for c, f, d in (
-                    ("pilot", "piloterrorcode", "piloterrordiag"), ("exe", "exeerrorcode", "exeerrordiag"),
-                    ("trans", "transexitcode", "")) if str(job.get(f) or "0") != "0")
+        if status == "failed":  # as the monitor writes it: "component:code diag " per error, cut at 300
+            info = ""
+            for component, code_key, diag_key in ERROR_COMPONENTS:
+                if str(job.get(code_key) or "0") != "0":
+                    diag = job.get(diag_key) if diag_key else (job.get("_transdiag")
+                                                               or f"Unknown transformation exit code {job[code_key]}")
+                    info += f"{component}:{job[code_key]} {diag or ''} "
+            job["errorinfo"] = info[:300] + ("..." if len(info) > 300 else "")
         self.jobs[pandaid] = job
         return job
 

@@ -20,9 +20,13 @@ __all__ = [
     "parse_time",
     "WfRow",
     "parse_wfprogress",
+    "run_name_time",
     "task_label",
     "parse_task",
     "job_errors",
+    "component_name",
+    "COMPONENT_ALIASES",
+    "error_shape",
     "log_links",
     "failed_job",
     "group_failures",
@@ -92,6 +96,20 @@ class WfRow:
         return self.state
 
 
+_RUN_STAMP = re.compile(r"(\d{8}T\d{6})Z", re.IGNORECASE)
+
+
+def run_name_time(name: str) -> datetime | None:
+    """The UTC time BPS wrote into a run name (``..._20261124T101010Z``, any case), or `None`."""
+    stamps = _RUN_STAMP.findall(name or "")
+    if not stamps:
+        return None
+    try:
+        return datetime.strptime(stamps[-1].upper(), "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
 def parse_wfprogress(rows: Any) -> list[WfRow]:
     """Every row of a wfprogress answer (a bare array)."""
     return [WfRow(row) for row in rows if isinstance(row, dict)]
@@ -134,34 +152,67 @@ def parse_task(row: dict[str, Any], run_name: str, monitor: str) -> TaskProgress
                         failed=failed, running=running, url=f"{monitor}/task/{task_id}/" if task_id else "")
 
 
-# component, code field, diagnostic field: the monitor's own order for errorinfo
+# component, code field, diagnostic field: the monitor's own names and order (BigPanDA's job error
+# components, as it writes them in ``errorinfo`` and error summaries: ``exe:137``, ``transformation:1``)
 _ERROR_FIELDS = (
     ("brokerage", "brokerageerrorcode", "brokerageerrordiag"),
-    ("dataservice", "ddmerrorcode", "ddmerrordiag"),
-    ("executor", "exeerrorcode", "exeerrordiag"),
+    ("ddm", "ddmerrorcode", "ddmerrordiag"),
+    ("exe", "exeerrorcode", "exeerrordiag"),
     ("jobdispatcher", "jobdispatchererrorcode", "jobdispatchererrordiag"),
     ("pilot", "piloterrorcode", "piloterrordiag"),
-    ("supervisor", "superrorcode", "superrordiag"),
+    ("sup", "superrorcode", "superrordiag"),
     ("taskbuffer", "taskbuffererrorcode", "taskbuffererrordiag"),
-    ("transform", "transexitcode", "transformerrordiag"),
+    ("transformation", "transexitcode", "transformerrordiag"),
 )
-_ERRORINFO = re.compile(r"([a-z]+):(-?\d+)\s")
+#: other spellings of the components (newer monitors and older notes) -> the name used here
+COMPONENT_ALIASES = {"dataservice": "ddm", "executor": "exe", "supervisor": "sup", "transform": "transformation",
+                     "trans": "transformation"}
+_ERRORINFO = re.compile(r"([a-z]+):(-?\d+)(?:\s|$)")
+
+
+def component_name(name: str) -> str:
+    """A job error component as the monitor names it (``executor`` -> ``exe``, ``transform`` -> ``transformation``)."""
+    folded = name.strip().casefold()
+    return COMPONENT_ALIASES.get(folded, folded)
+
+
+def _errorinfo(job: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """``(component, code, diagnostic)`` pieces of the monitor's ``errorinfo`` summary string."""
+    text = str(job.get("errorinfo") or "") + " "
+    marks = list(_ERRORINFO.finditer(text))
+    return [(component_name(mark.group(1)), mark.group(2),
+             " ".join(text[mark.end():following.start() if following else len(text)].split())[:300])
+            for mark, following in zip(marks, marks[1:] + [None])]
 
 
 def job_errors(job: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Every error a failed job carries, as ``(component, code, diagnostic)``, in the monitor's order."""
+    """Every error a failed job carries, as ``(component, code, diagnostic)``, in the monitor's order.
+
+    A component whose own diagnostic column is empty (``transexitcode`` has none) keeps the text the
+    monitor gave it in ``errorinfo`` (or, as the monitor says, "Unknown transformation exit code N").
+    """
+    summary = {(c, n): d for c, n, d in _errorinfo(job)}
     found = []
     for component, code_key, diag_key in _ERROR_FIELDS:
         code = as_int(job.get(code_key))
         if code:
-            found.append((component, str(code), " ".join(str(job.get(diag_key) or "").split())[:300]))
-    if not found and job.get("errorinfo"):  # fall back to the monitor's summary string
-        text = str(job["errorinfo"]) + " "
-        marks = list(_ERRORINFO.finditer(text))
-        for mark, following in zip(marks, marks[1:] + [None]):
-            diag = text[mark.end():following.start() if following else len(text)]
-            found.append((mark.group(1), mark.group(2), " ".join(diag.split())[:300]))
-    return found
+            diag = " ".join(str(job.get(diag_key) or "").split())[:300] or summary.get((component, str(code)), "")
+            if not diag and component == "transformation":  # the monitor's own words when it knows no more
+                diag = f"Unknown transformation exit code {code}"
+            found.append((component, str(code), diag))
+    return found or _errorinfo(job)
+
+
+_HEX = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # a UUID
+                  r"|\b0x[0-9a-f]+\b"                                                  # 0x7f3a
+                  r"|(?<![0-9a-z])(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}(?![0-9a-z])",  # digits and letters
+                  re.IGNORECASE)
+_NUMBER = re.compile(r"\d+")
+
+
+def error_shape(diagnostic: str) -> str:
+    """A diagnostic with its numbers and hex ids blanked: messages differing only in those are one error."""
+    return _NUMBER.sub("#", _HEX.sub("#", diagnostic))
 
 
 def _siblings(url: str, suffix: str, names: Iterable[str]) -> list[str]:
@@ -203,22 +254,22 @@ def failed_job(job: dict[str, Any], labels: dict[int, str], monitor: str) -> Fai
                      url=f"{monitor}/job?pandaid={pandaid}", stdout=stdout, stderr=stderr, log=log)
 
 
-_VOLATILE = re.compile(r"\b[0-9a-f]{8,}\b|\d{4,}", re.IGNORECASE)  # ids, sizes, hashes: not part of "the same error"
-
-
 def group_failures(jobs: Iterable[dict[str, Any]], labels: dict[int, str], monitor: str,
                    examples: int = 3) -> list[FailureGroup]:
-    """Failed jobs grouped by identical error (label, component, code, diagnostic), largest group first."""
+    """Failed jobs grouped by the same error (label, component, code, diagnostic up to numbers and hex
+    ids, other errors), largest group first."""
     groups: dict[tuple, FailureGroup] = {}
     for job in jobs:
         item = failed_job(job, labels, monitor)
         errors = job_errors(job) or [("unknown", "", "no error code recorded")]
         component, code, diag = errors[0]
         also = ", ".join(f"{c}:{n}" for c, n, _ in errors[1:])
-        key = (item.label, component, code, _VOLATILE.sub("#", diag), also)
+        shape = error_shape(diag)
+        key = (item.label, component, code, shape, also)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = FailureGroup(label=item.label, kind=component, code=code, message=diag, also=also)
+            group = groups[key] = FailureGroup(label=item.label, kind=component, code=code, message=diag, also=also,
+                                               shape=shape)
         group.count += 1
         if len(group.examples) < examples:
             group.examples.append(item)

@@ -3,9 +3,16 @@
 One call to ``/idds/wfprogress/`` covers every run asked about. Its row for a run is reduced to a
 digest; when the caller passes the digest it stored last time and it is unchanged, nothing more is
 read for that run. Otherwise one ``/tasks/?reqid=a|b|...`` call per 50 runs reads per-task
-progress, and only runs whose failed-file count changed get one ``/jobs/`` call for their failed
-jobs (capped), plus a ``/job/<id>/`` call for an example job whose log links need the Harvester
-record. What the budget cannot cover this time is deferred to the next call, never guessed.
+progress, and only runs whose failed-file count changed get two ``/jobs/`` calls for their failed
+jobs (capped): the final failures (the monitor's default view, which hides attempts superseded by a
+retry) and every failed attempt (``mode=nodrop``), so retried attempts are reported apart; plus a
+``/job/<id>/`` call for an example job whose log links need the Harvester record.
+
+A run's state is a function of the monitor's data: the request state refined by its tasks' states.
+The task states last read are kept in the digest with the row they belong to, so a pass that does
+not read the tasks (nothing changed, or the budget ran out) reaches the same state as the pass that
+did. What the budget or a failing request does not allow this time is marked deferred on the run
+(`RunStatus.deferred`) and asked again next time, never guessed; what was read is returned.
 """
 
 from __future__ import annotations
@@ -21,24 +28,33 @@ from ...errors import ConfigError, SourceError
 from ..base import StatusSource
 from ..budget import RequestBudget
 from .client import NOT_FOUND, MonitorClient
-from .parse import WfRow, as_int, group_failures, log_links, parse_task, parse_wfprogress
+from .parse import WfRow, as_int, group_failures, log_links, parse_task, parse_wfprogress, run_name_time
 
 __all__ = ["PandaSource", "TASK_BATCH", "DIGEST_VERSION"]
 
 TASK_BATCH = 50  # run ids per /tasks/ request (keeps URLs short and answers well under the 5000-task limit)
-DIGEST_VERSION = "p1"
+DIGEST_VERSION = "p2"  # p1 (no task states) is read as "changed": the tasks are read once more
 LOG_DETAILS_PER_RUN = 3  # /job/<id>/ reads per run for log links missing from the job list
+MAX_DAYS = 3650
+_CODES = {BatchState.PENDING: "p", BatchState.RUNNING: "r", BatchState.SUCCEEDED: "s", BatchState.PARTIAL: "a",
+          BatchState.FAILED: "f", BatchState.HELD: "h", BatchState.CANCELLED: "c", BatchState.UNKNOWN: "u"}
+_STATES = {code: state for state, code in _CODES.items()}
 
 
-def _digest(row: WfRow, failed: int) -> str:
-    return f"{DIGEST_VERSION}:{row.hash}:{failed}"
+def _digest(row: WfRow, failed: int, tasks: Sequence[BatchState] | None) -> str:
+    """``p2:<row hash>:<failed>:<task states>``: the row, the failed count and the task states read with it."""
+    return f"{DIGEST_VERSION}:{row.hash}:{failed}:{''.join(sorted({_CODES[t] for t in tasks or ()}))}"
 
 
-def _split_digest(digest: str | None) -> tuple[str | None, int | None]:
+def _split_digest(digest: str | None) -> tuple[str | None, int | None, list[BatchState]]:
     parts = (digest or "").split(":")
-    if len(parts) != 3 or parts[0] != DIGEST_VERSION:
-        return None, None
-    return parts[1], as_int(parts[2])
+    if len(parts) != 4 or parts[0] != DIGEST_VERSION:
+        return None, None, []
+    return parts[1], as_int(parts[2]), [_STATES[c] for c in parts[3] if c in _STATES]
+
+
+class _Stop(Exception):
+    """A detail request failed: the details not yet read this pass are deferred."""
 
 
 class PandaSource(StatusSource):
@@ -66,6 +82,7 @@ class PandaSource(StatusSource):
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.client, self.days, self.max_failed_jobs, self.username, self.clock = (
             client, days, max_failed_jobs, username, clock)
+        self._stopped = ""  # why detail requests stopped in this pass (empty: they did not)
 
     @classmethod
     def from_config(cls, config: Config, sleep: Callable[[float], None] | None = None, **kwargs) -> "PandaSource":
@@ -98,20 +115,33 @@ class PandaSource(StatusSource):
 
     # ---- planning -------------------------------------------------------------------------------------
     def window_days(self, runs: Sequence[RunRef]) -> int:
-        """Days to look back: at least ``days``, and enough to reach the oldest submit time."""
+        """Days to look back: at least ``days``, and enough to reach the oldest run's submit time (or, when
+        not recorded, the time BPS wrote into its name)."""
         now = self.clock()
-        oldest = min((r.submitted for r in runs if r.submitted), default=None)
+        times = [r.submitted or run_name_time(r.name) for r in runs]
+        oldest = min((t for t in times if t), default=None)
         need = math.ceil((now - oldest).total_seconds() / 86400) + 1 if oldest else 0
-        return max(self.days, need)
+        return max(self.days, min(need, MAX_DAYS))
 
     def _afford(self, wanted: int) -> int:
         left = self.client.remaining()
         return wanted if left is None else max(0, min(wanted, left))
 
+    def _get(self, path: str, params: dict | None = None, **kwargs):
+        """A detail request; once one fails, the pass reads no more details (they are deferred, not lost)."""
+        if self._stopped:
+            raise _Stop(self._stopped)
+        try:
+            return self.client.get(path, params, **kwargs)
+        except SourceError as exc:
+            self._stopped = str(exc)
+            raise _Stop(self._stopped) from None
+
     # ---- the one entry point --------------------------------------------------------------------------
     def statuses(self, runs: Sequence[RunRef], detail: str = "changed") -> list[RunStatus]:
         if not runs:
             return []
+        self._stopped = ""
         days = self.window_days(runs)
         since = (self.clock() - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M")
         params = {"days": days}
@@ -136,11 +166,13 @@ class PandaSource(StatusSource):
             row = row or by_name.get(ref.name.casefold())
             if row is None:
                 results.append(RunStatus(name=ref.name, source=self.name, source_label=self.label, state=BatchState.UNKNOWN, run_id=ref.run_id,
-                                         message=f"not among the PanDA monitor's runs of the last {days} days"))
+                                         message=f"not among the PanDA monitor's runs of the last {days} days; if it "
+                                                 "is older, look further back (jiracampaign panda --days N, or the "
+                                                 "panda.days setting)"))
                 continue
-            status = self._from_row(ref, row, days)
+            previous_hash, _, previous_tasks = _split_digest(ref.digest)
+            status = self._from_row(ref, row, days, previous_tasks if previous_hash else [])
             results.append(status)
-            previous_hash, _ = _split_digest(ref.digest)
             if detail == "all" or (detail == "changed" and previous_hash != row.hash):
                 wanted.append((status, row, ref))
             else:
@@ -150,27 +182,31 @@ class PandaSource(StatusSource):
         self._read_failures([w for w in wanted if w[0].detail], since, detail)
         return results
 
-    def _from_row(self, ref: RunRef, row: WfRow, days: int) -> RunStatus:
-        return RunStatus(name=ref.name, source=self.name, source_label=self.label, state=row.refined_state(), raw_state=row.status,
+    def _from_row(self, ref: RunRef, row: WfRow, days: int, tasks: list[BatchState]) -> RunStatus:
+        """What the run's row says, refined by the task states last read with this same row."""
+        return RunStatus(name=ref.name, source=self.name, source_label=self.label,
+                         state=combine(row.refined_state(), tasks), raw_state=row.status,
                          run_id=str(row.request_id), created=row.created, total=row.total, finished=row.finished,
-                         failed=row.failed, running=row.running,
+                         failed=row.failed, running=row.running, split_known=not row.legacy,
                          url=self.client.link("/tasks/", {"reqid": row.request_id, "days": days}),
-                         digest=_digest(row, row.failed))
+                         digest=_digest(row, row.failed, tasks))
 
     def _read_tasks(self, wanted: list[tuple[RunStatus, WfRow, RunRef]], since: str) -> None:
         batches = [wanted[i:i + TASK_BATCH] for i in range(0, len(wanted), TASK_BATCH)]
         affordable = self._afford(len(batches))
         for number, batch in enumerate(batches):
-            if number >= affordable:
-                for status, _, _ in batch:
-                    status.digest = None
-                    status.message = "task details deferred to the next sync (PanDA request budget)"
+            try:
+                if number >= affordable:
+                    raise _Stop("PanDA request budget")
+                answer = self._get("/tasks/", {"reqid": "|".join(str(row.request_id) for _, row, _ in batch),
+                                               "date_from": since})
+                if not isinstance(answer, list):
+                    raise _Stop(f"PanDA monitor at {self.client.base} answered /tasks/ with "
+                                f"{type(answer).__name__}, not a list of tasks")
+            except _Stop as stop:
+                for status, _, _ in batch:  # the state stays what the row and the last task states say
+                    status.defer("task details", str(stop))
                 continue
-            ids = "|".join(str(row.request_id) for _, row, _ in batch)
-            answer = self.client.get("/tasks/", {"reqid": ids, "date_from": since})
-            if not isinstance(answer, list):
-                raise SourceError(f"PanDA monitor at {self.client.base} answered /tasks/ with "
-                                  f"{type(answer).__name__}, not a list of tasks")
             by_request: dict[int, list[dict]] = {}
             for task in answer:
                 if isinstance(task, dict):
@@ -185,38 +221,62 @@ class PandaSource(StatusSource):
                     status.failed = sum(t.failed for t in tasks)
                     running = [t.running for t in tasks if t.running is not None]
                     status.running = sum(running) if running else status.running
-                    status.state = combine(status.state, [t.state for t in tasks])
-                status.digest = _digest(row, status.failed)
+                    status.split_known = True
+                elif not status.split_known:
+                    status.note("the monitor listed no tasks for this run, and its run list counts processed "
+                                "inputs only: how many of them failed is unknown")
+                states = [t.state for t in tasks]
+                status.state = combine(row.refined_state(), states)
+                status.digest = _digest(row, status.failed, states)
 
     def _read_failures(self, wanted: list[tuple[RunStatus, WfRow, RunRef]], since: str, detail: str) -> None:
         need = []
         for status, row, ref in wanted:
             failing = [t.task_id for t in status.tasks if t.task_id and (t.failed or t.state is BatchState.FAILED)]
-            _, previous_failed = _split_digest(ref.digest)
+            _, previous_failed, _ = _split_digest(ref.digest)
             if failing and (detail == "all" or previous_failed != status.failed):
                 need.append((status, row, failing))
-        affordable = self._afford(len(need))
+        affordable = self._afford(2 * len(need)) // 2  # final failures and every failed attempt: 2 requests a run
         for number, (status, row, failing) in enumerate(need):
-            if number >= affordable:
-                status.digest = None
-                status.message = "failure details deferred to the next sync (PanDA request budget)"
+            query = {"jeditaskid": "|".join(map(str, failing)), "jobstatus": "failed", "limit": self.max_failed_jobs,
+                     "date_from": since}
+            try:
+                if number >= affordable:
+                    raise _Stop("PanDA request budget")
+                final = self._jobs(query)                        # the monitor hides attempts superseded by a retry
+                attempts = self._jobs(dict(query, mode="nodrop"))  # every failed attempt
+            except _Stop as stop:
+                status.defer("failure details", str(stop))
                 continue
-            answer = self.client.get("/jobs/", {"jeditaskid": "|".join(map(str, failing)), "jobstatus": "failed",
-                                                "mode": "nodrop", "limit": self.max_failed_jobs, "date_from": since})
-            jobs = answer.get("jobs") if isinstance(answer, dict) else None
-            if not isinstance(jobs, list):
-                raise SourceError(f"PanDA monitor at {self.client.base} answered /jobs/ without a job list")
             labels = {t.task_id: t.label for t in status.tasks if t.task_id}
-            status.failures = group_failures(jobs, labels, self.client.base)
-            status.failed_jobs, status.failures_read = len(jobs), True
+            finals = {as_int(j.get("pandaid")) for j in final}
+            superseded = [j for j in attempts if as_int(j.get("pandaid")) not in finals]
+            status.failures = group_failures(final, labels, self.client.base)
+            status.retried = group_failures(superseded, labels, self.client.base)
+            status.failed_jobs, status.retried_jobs, status.failures_read = len(final), len(superseded), True
+            if len(final) >= self.max_failed_jobs or len(attempts) >= self.max_failed_jobs:
+                status.note(f"failure summary covers the newest {self.max_failed_jobs} failed jobs "
+                            "(panda.max_failed_jobs)")
             self._fill_harvester_logs(status)
-            if len(jobs) >= self.max_failed_jobs:
-                status.message = f"failure summary covers the newest {len(jobs)} failed jobs (panda.max_failed_jobs)"
+
+    def _jobs(self, query: dict) -> list[dict]:
+        answer = self._get("/jobs/", query)
+        jobs = answer.get("jobs") if isinstance(answer, dict) else None
+        if not isinstance(jobs, list):
+            raise _Stop(f"PanDA monitor at {self.client.base} answered /jobs/ without a job list")
+        return [j for j in jobs if isinstance(j, dict)]
 
     def _fill_harvester_logs(self, status: RunStatus) -> None:
         """Example jobs without a log URL in ``pilotid`` get one from the Harvester record on their detail page."""
         lacking = [job for group in status.failures for job in group.examples if not job.stdout and not job.log]
-        for job in lacking[: self._afford(LOG_DETAILS_PER_RUN)]:
-            answer = self.client.get(f"/job/{job.id}/", html_means_missing=True)
+        affordable = self._afford(min(len(lacking), LOG_DETAILS_PER_RUN))
+        for number, job in enumerate(lacking[:LOG_DETAILS_PER_RUN]):
+            try:
+                if number >= affordable:
+                    raise _Stop("PanDA request budget")
+                answer = self._get(f"/job/{job.id}/", html_means_missing=True)
+            except _Stop as stop:
+                status.defer("log links", str(stop))
+                return
             if answer is not NOT_FOUND and isinstance(answer, dict) and isinstance(answer.get("job"), dict):
                 job.stdout, job.stderr, job.log = log_links(answer["job"])
