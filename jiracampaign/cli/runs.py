@@ -57,7 +57,8 @@ def panda(state: State, runs: tuple[str, ...], days: int | None, fmt: str) -> No
 @click.option("--step", "steps", multiple=True, help="Only this step (repeatable).")
 @click.option("--group", "groups", multiple=True, type=int, help="Only this group number (repeatable).")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False), help="Campaign folder; default: <campaigns_dir>/<campaign id>.")
-@click.option("--force", is_flag=True, help="Submit even if earlier steps are not done, or the submission already ran.")
+@click.option("--force", is_flag=True, help="Submit even if earlier steps are not done. A submission that already ran "
+              "is never submitted again (its next attempt needs a file of its own).")
 @click.option("--dry-run", is_flag=True, help="Show the bps commands; change nothing.")
 @output_options
 @click.pass_obj
@@ -65,8 +66,11 @@ def submit(state: State, targets, steps, groups, output_dir, force: bool, dry_ru
     """Run `bps submit` for a campaign's submissions and record each run on its ticket.
 
     SPEC selects a campaign (narrowed with --step/--group); KEY... selects tickets. Refuses a
-    submission whose earlier steps are not done. A BPS file edited after planning is attached
-    again with a diff comment before it is submitted. Exits 1 if any submission failed or was refused.
+    submission whose earlier steps are not done; skips one that already ran. Checks once that
+    bps runs (bps.command) before any ticket is touched. Each bps runs in its own working folder,
+    <campaign folder>/runs/<submission>-a<attempt>/, without jiracampaign's settings and token in
+    its environment. A BPS file edited after planning is attached again with a diff comment before
+    it is submitted. Exits 1 if any submission failed or was refused, or bps cannot be run.
 
     \b
     Example:
@@ -93,24 +97,41 @@ def submit(state: State, targets, steps, groups, output_dir, force: bool, dry_ru
 @click.option("--run-id", help="The Run Id bps printed (the iDDS request id on PanDA).")
 @click.option("--wms", default="panda", show_default=True, help="Workload system the run went to (panda, htcondor, parsl).")
 @click.option("--submit-dir", help="The Submit dir bps printed.")
-@click.option("--submitted", help="Submit time, ISO 8601 (default: now).")
+@click.option("--submitted", metavar="TIME", help="When bps submit ran: an ISO 8601 date-time such as "
+              "2026-11-24T10:10:10Z (no offset: local time), or 'now' (the default).")
+@click.option("--force", is_flag=True, help="Replace the run the ticket records already (a comment names the "
+              "replaced run; a done ticket is reopened).")
 @click.pass_obj
-def record(state: State, key: str, run_name: str, run_id, wms: str, submit_dir, submitted) -> None:
+def record(state: State, key: str, run_name: str, run_id, wms: str, submit_dir, submitted, force: bool) -> None:
     """Link a run submitted by hand to its ticket, so sync follows it.
+
+    Refuses a ticket that records another run already, unless --force. Recording the same run
+    again changes nothing.
 
     \b
     Example:
         jiracampaign record JC-2 --run-name u_jdoe_demo_step1_20261124T101010Z --run-id 6123
     """
+    from ..errors import InputError
     from ..plugins import open_tracker
-    from ..services.record import record_run
+    from ..services.record import TimeError, parse_time, record_run
 
+    try:
+        when = parse_time(submitted) if submitted else None
+    except TimeError as exc:
+        raise InputError("--submitted", None, None, str(exc)) from None
     tracker = open_tracker(state.config)
     try:
-        result = record_run(tracker, state.config, key, run_name, run_id, wms, submit_dir, submitted)
+        result = record_run(tracker, state.config, key, run_name, run_id, wms, submit_dir, when, force=force)
     finally:
         tracker.close()
-    click.echo(f"{result.key}: recorded run {run_name}" + (f" (run id {run_id})" if run_id else "") + "; sync follows it now.")
+    run = f"run {run_name}" + (f" (run id {result.run.run_id})" if result.run and result.run.run_id else "")
+    if result.action == "unchanged":
+        click.echo(f"{result.key}: records {run} already; nothing changed.")
+    elif result.action == "replaced":
+        click.echo(f"{result.key}: recorded {run}, {result.detail}; sync follows it now.")
+    else:
+        click.echo(f"{result.key}: recorded {run}; sync follows it now.")
 
 
 @click.command()

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Union
 
 from ..errors import TrackerError
 
-__all__ = ["RECORD_VERSION", "RecordError", "RunIdentity", "StepInfo", "CampaignRecord", "StepRecord",
+__all__ = ["RECORD_VERSION", "NO_RUN_ID", "RecordError", "RunIdentity", "StepInfo", "CampaignRecord", "StepRecord",
            "SubmissionRecord", "SyncRecord", "Record", "record_from_json"]
 
 RECORD_VERSION = 1
@@ -40,26 +40,42 @@ def _text(kind: str, data: dict, name: str, required: bool = True) -> str | None
     return None if value is None else str(value)
 
 
+#: what ``bps submit`` prints as the Run Id of a plugin that has none (Parsl): no id, not an id
+NO_RUN_ID = ("None", "none", "null")
+
+
 @dataclass(frozen=True)
 class RunIdentity:
-    """The BPS run a submission became: its name, id, workload system, submit folder and time."""
+    """The BPS run a submission became: its name, id, workload system, submit folder and times.
+
+    ``submitted`` is when ``bps submit`` started, ``returned`` when it returned (for Parsl, whose
+    ``bps submit`` blocks, when the run ended); both ISO 8601, UTC. A run recorded by hand, or
+    before ``returned`` existed, has only ``submitted``. ``run_id`` is `None` when the workload
+    system gives none (Parsl prints ``Run Id: None``).
+    """
 
     run_name: str
     run_id: str | None = None
     wms: str = ""
     submit_dir: str | None = None
-    submitted: str | None = None  # ISO 8601, UTC
+    submitted: str | None = None  # ISO 8601, UTC: when bps submit started
+    returned: str | None = None   # ISO 8601, UTC: when bps submit returned
+
+    def __post_init__(self):
+        if isinstance(self.run_id, str) and self.run_id.strip() in NO_RUN_ID + ("",):
+            object.__setattr__(self, "run_id", None)
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v}
 
     @classmethod
     def from_json(cls, data: Any) -> "RunIdentity":
+        """The run as stored; a run id stored as the text ``None`` (Parsl runs, by earlier versions) reads as no id."""
         if not isinstance(data, dict):
             raise RecordError(f"run record: expected a mapping, not {type(data).__name__}")
         return cls(run_name=_text("run", data, "run_name"), run_id=_text("run", data, "run_id", False),
                    wms=_text("run", data, "wms", False) or "", submit_dir=_text("run", data, "submit_dir", False),
-                   submitted=_text("run", data, "submitted", False))
+                   submitted=_text("run", data, "submitted", False), returned=_text("run", data, "returned", False))
 
 
 @dataclass(frozen=True)

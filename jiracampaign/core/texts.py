@@ -22,7 +22,7 @@ from .runs import FailureGroup, RunStatus, merged_tasks
 from .states import BatchState
 
 __all__ = ["STATUS_SLOT", "ROLLUP_SLOT", "failure_slot", "failure_signatures", "doc_sha", "yaml_diff",
-           "campaign_doc", "step_doc", "submission_doc", "run_rows", "replaced_file_doc", "edited_file_doc", "submit_failed_doc",
+           "campaign_doc", "step_doc", "submission_doc", "run_rows", "replaced_file_doc", "edited_file_doc", "run_replaced_doc", "submit_failed_doc",
            "status_doc", "failure_doc", "rollup_doc"]
 
 STATUS_SLOT = "status"
@@ -81,10 +81,13 @@ def run_rows(run: RunIdentity | None) -> list[tuple[str, Inline]]:
     """The description rows naming a submission's run (placeholders before it is submitted)."""
     if run is None:
         return [("Submitted", NOT_YET), ("Run", NOT_YET), ("Run id", NOT_YET)]
-    return [
-        ("Submitted", run.submitted or NOT_YET),
+    rows: list[tuple[str, Inline]] = [("Submitted", run.submitted or Emph("unknown"))]
+    if run.returned:  # bps submit returns once the run is queued (PanDA, HTCondor) or, for Parsl, when it ended
+        rows.append(("bps returned", run.returned))
+    return rows + [
         ("Run", Mono(run.run_name)),
-        ("Run id", Mono(f"{run.wms} {run.run_id}".strip()) if run.run_id else NOT_YET),
+        ("Run id", Mono(f"{run.wms} {run.run_id}".strip()) if run.run_id
+         else Emph(f"no run id ({run.wms})" if run.wms else "no run id")),
     ]
 
 
@@ -125,6 +128,17 @@ def edited_file_doc(name: str, sha: str, diff: str) -> Document:
                    "now attached:"]),
         Code(diff),
     ])
+
+
+def run_replaced_doc(old: RunIdentity, new: RunIdentity, reopened: str = "") -> Document:
+    """The note left when ``record --force`` replaces the run a ticket recorded."""
+    def ident(run: RunIdentity) -> list[Inline]:
+        return [Mono(run.run_name), f" (run id {run.run_id})" if run.run_id else " (no run id)"]
+    text: list[Inline] = ["The run recorded on this ticket, ", *ident(old), ", was replaced by ", *ident(new),
+                          " (jiracampaign record --force)."]
+    if reopened:
+        text.append(f" The ticket was {reopened} and now follows the new run.")
+    return Document([Paragraph(text)])
 
 
 def submit_failed_doc(command: str, why: str, tail: str) -> Document:

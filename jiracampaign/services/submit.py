@@ -1,11 +1,16 @@
 """``submit``: run ``bps submit`` for a campaign's submissions and record each run on its item.
 
-For each submission: the steps it must follow are done (or ``--force``); the YAML on disk is the
-one attached (a last-minute edit is attached again, with a diff note); ``bps submit FILE`` runs and
-its ``Submit dir``, ``Run Id`` and ``Run Name`` are read from its output; the run identity goes into
-the item's record (its description is re-rendered from it); the item shows the run as running and
-the run joins the campaign's sync ledger. A failed ``bps submit`` leaves the item as it was, with a
-note quoting the end of the output.
+Before anything is written, the selection is checked: a submission whose run is recorded is skipped
+(``--force`` does not resubmit it: a new attempt needs its own file, :func:`next_attempt_file`), one
+whose earlier steps are not done is refused (unless ``--force``), and the BPS command is checked once
+(:meth:`Submitter.check_bps`). Then, for each submission: the YAML on disk is the one attached (a
+last-minute edit is attached again, with a diff note); ``bps submit FILE`` runs in a working folder of
+its own (``<campaign folder>/runs/<submission>-a<attempt>/``, so BPS's default ``submitPath`` and
+Parsl's ``runinfo/`` land there), with an environment that holds no jiracampaign secret; its
+``Submit dir``, ``Run Id`` and ``Run Name`` are read from its output; the run identity (with the times
+bps started and returned) goes into the item's record (its description is re-rendered from it); the
+item shows the run as running and the run joins the campaign's sync ledger. A failed ``bps submit``
+leaves the item as it was, with a note quoting the end of the output.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import os
 import re
 import shlex
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,7 +33,7 @@ import yaml
 from ..config import Config, data_dir
 from ..core import texts
 from ..core.ledger import Entry
-from ..core.records import CampaignRecord, RunIdentity, SubmissionRecord
+from ..core.records import NO_RUN_ID, CampaignRecord, RunIdentity, SubmissionRecord
 from ..core.states import BatchState
 from ..errors import JiraCampaignError, TrackerError
 from ..locks import exclusive, lock_path
@@ -37,7 +44,8 @@ from ..trackers.base import Item, Tracker
 from .items import campaign_items, campaign_of, folder_for
 from .ledger import add_runs
 
-__all__ = ["SubmitResult", "SubmitReport", "submit", "parse_bps_output", "wms_of", "Submitter", "LOCK_WAIT"]
+__all__ = ["SubmitResult", "SubmitReport", "submit", "parse_bps_output", "wms_of", "Submitter", "LOCK_WAIT",
+           "next_attempt_file", "run_folder", "child_environment"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,8 @@ _BPS_LINE = re.compile(r"^\s*(Submit dir|Run Id|Run Name)\s*:\s*(\S.*?)\s*$", re
 _KEYS = {"Submit dir": "submit_dir", "Run Id": "run_id", "Run Name": "run_name"}
 TAIL_LINES = 30
 LOCK_WAIT = 120
+#: seconds the up-front ``bps --help`` check may take (importing the stack takes a few)
+CHECK_TIMEOUT = 120
 
 
 @dataclass
@@ -76,8 +86,40 @@ class SubmitReport:
 
 
 def parse_bps_output(text: str) -> dict[str, str]:
-    """``submit_dir``, ``run_id`` and ``run_name`` from what ``bps submit`` printed (the last of each)."""
-    return {_KEYS[m.group(1)]: m.group(2) for m in _BPS_LINE.finditer(text)}
+    """``submit_dir``, ``run_id`` and ``run_name`` from what ``bps submit`` printed (the last of each).
+
+    ``Run Id: None`` (Parsl has no run id) gives no ``run_id``.
+    """
+    found = {_KEYS[m.group(1)]: m.group(2) for m in _BPS_LINE.finditer(text)}
+    if found.get("run_id") in NO_RUN_ID:
+        del found["run_id"]
+    return found
+
+
+def next_attempt_file(record: SubmissionRecord) -> str:
+    """Where the next attempt of a submission goes in the campaign folder: ``<step>/<submission>-a<n>.yaml``.
+
+    A run that was submitted is never submitted again from the same file: BPS would meet its output
+    run and submit folder again. The next attempt has its own file, output run (``.../attempt<n>``)
+    and run name.
+    """
+    return f"{record.step}/{record.submission}-a{record.attempt + 1}.yaml"
+
+
+def run_folder(folder: Path, record: SubmissionRecord) -> Path:
+    """The working folder ``bps submit`` runs in for one attempt: ``<campaign folder>/runs/<submission>-a<n>``.
+
+    BPS's default ``submitPath`` (``${PWD}/submit/...``) and Parsl's ``runinfo/`` are written there,
+    apart from the files ``plan`` and ``create`` replace.
+    """
+    return Path(folder) / "runs" / f"{record.submission}-a{record.attempt}"
+
+
+def child_environment(secret_names: tuple[str, ...] = (), environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for ``bps``: this process's, without ``JIRACAMPAIGN_*`` settings or the named secrets."""
+    environ = os.environ if environ is None else environ
+    hidden = set(secret_names)
+    return {k: v for k, v in environ.items() if not k.startswith("JIRACAMPAIGN_") and k not in hidden}
 
 
 def wms_of(yaml_text: str) -> str:
@@ -110,11 +152,21 @@ def submit(tracker: Tracker, config: Config, targets: tuple[str, ...], steps: tu
                 and (not steps or t.record.step in steps) and (not groups or t.record.group in groups)]
     if not selected:
         raise JiraCampaignError("no submission matches the selection")
-    submitter = Submitter(tracker, folder, config.get("bps.command"), lambda wms: source_for(wms, config), run=run)
+    submitter = Submitter(tracker, folder, config.get("bps.command"), lambda wms: source_for(wms, config), run=run,
+                          secrets=secret_variables(config))
     if dry_run:
         return submitter.submit(selected, epic, items, force=force, dry_run=True)
     with exclusive(lock_path(data_dir()), LOCK_WAIT):
         return submitter.submit(selected, epic, items, force=force)
+
+
+def secret_variables(config: Config) -> tuple[str, ...]:
+    """Names of environment variables that may hold a jiracampaign secret (the JIRA token's)."""
+    try:
+        name = config.get("jira.token_env")
+    except (KeyError, TypeError):
+        return ()
+    return (name,) if isinstance(name, str) and name else ()
 
 
 class Submitter:
@@ -133,13 +185,17 @@ class Submitter:
         Runs the command (``subprocess.run``; tests may pass their own).
     clock : callable
         The current UTC time.
+    secrets : `tuple` [`str`]
+        Environment variables never passed to ``bps`` (besides every ``JIRACAMPAIGN_*`` one).
     """
 
     def __init__(self, tracker: Tracker, folder: Path, command: str, source_for: Callable[[str], str],
                  run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), secrets: tuple[str, ...] = ()):
         self.tracker, self.folder, self.source_for = tracker, Path(folder), source_for
-        self.command, self.runner, self.clock = shlex.split(command), run, clock
+        self.command_text = command
+        self.command, self.runner, self.clock = shlex.split(command or ""), run, clock
+        self.secrets = secrets
         manifest = read_manifest(self.folder) if self.folder.is_dir() else None
         self.files = {e["id"]: self.folder / e["file"] for e in (manifest or {}).get("submissions", [])}
 
@@ -152,9 +208,25 @@ class Submitter:
 
     def submit(self, selected: list[Item], epic: Item, items: list[Item], force: bool = False,
                dry_run: bool = False) -> SubmitReport:
+        """Submit ``selected``; nothing is written before every check passed, the BPS command's included.
+
+        Raises
+        ------
+        JiraCampaignError
+            The BPS command cannot be run (no ticket was touched).
+        """
+        decided = [(item, self._check(item, epic, items, force)) for item in sorted(selected, key=lambda t: t.ident)]
+        todo = [item for item, outcome in decided if isinstance(outcome, Path)]
+        if dry_run:
+            return SubmitReport([
+                outcome if isinstance(outcome, SubmitResult)
+                else SubmitResult(item.key, item.ident, "would submit", shlex.join(self.bps_command(outcome)))
+                for item, outcome in decided])
+        if todo:
+            self.check_bps()
         report, entries = SubmitReport(), []
-        for item in sorted(selected, key=lambda t: t.ident):
-            result = self._one(item, epic, items, force, dry_run)
+        for item, outcome in decided:
+            result = outcome if isinstance(outcome, SubmitResult) else self._run(item, outcome)
             report.results.append(result)
             if result.action == "submitted":
                 entries.append(self.entry(item, result.run))
@@ -162,11 +234,18 @@ class Submitter:
             add_runs(self.tracker, epic, entries, items, self.source_for)
         return report
 
-    def _one(self, item: Item, epic: Item, items: list[Item], force: bool, dry_run: bool) -> SubmitResult:
+    def _check(self, item: Item, epic: Item, items: list[Item], force: bool) -> SubmitResult | Path:
+        """What becomes of one submission: its BPS file when it is to be submitted, else the result."""
         record: SubmissionRecord = item.record
         done = record.run.run_name if record.run else None
-        if done and not force:
-            return SubmitResult(item.key, item.ident, "skipped", f"already submitted as {done} (--force submits again)")
+        if done and force:
+            following = self.folder / next_attempt_file(record)
+            return SubmitResult(item.key, item.ident, "refused",
+                                f"already submitted as {done} (attempt {record.attempt}); a run is never submitted "
+                                f"twice from one file: the next attempt goes in {following} "
+                                f"with output run .../attempt{record.attempt + 1}")
+        if done:
+            return SubmitResult(item.key, item.ident, "skipped", f"already submitted as {done}")
         waiting = self.blockers(item, epic, items)
         if waiting and not force:
             return SubmitResult(item.key, item.ident, "refused",
@@ -177,17 +256,60 @@ class Submitter:
         if not path.is_file():
             return SubmitResult(item.key, item.ident, "failed",
                                 f"{path} does not exist: run 'jiracampaign create SPEC' to write the campaign folder")
-        path = path.resolve()  # bps runs in the file's folder
-        content = path.read_bytes()
-        command = self.command + ["submit", str(path)]
-        if dry_run:
-            return SubmitResult(item.key, item.ident, "would submit", shlex.join(command))
-        self._sync_yaml(item, path, content)
-        log.info("%s: %s", item.key, shlex.join(command))
+        return path.resolve()
+
+    def bps_command(self, path: Path) -> list[str]:
+        return self.command + ["submit", str(path)]
+
+    def environment(self) -> dict[str, str]:
+        return child_environment(self.secrets)
+
+    def check_bps(self) -> None:
+        """Check once, before any ticket is touched, that the BPS command runs (``<command> --help``).
+
+        Raises
+        ------
+        JiraCampaignError
+            Not found, not executable, or it fails: names ``bps.command`` and what to do.
+        """
+        what = f"bps.command is '{self.command_text}'"
+        fix = "set up the LSST stack (bps on PATH) or set bps.command to a command that runs bps; no ticket was changed"
+        if not self.command:
+            raise JiraCampaignError(f"cannot submit: bps.command is empty: {fix}")
+        exe = self.command[0]
+        if shutil.which(exe) is None:
+            where = "does not exist or is not executable" if os.sep in exe else "is not found on PATH"
+            raise JiraCampaignError(f"cannot submit: '{exe}' {where} ({what}): {fix}")
+        check = self.command + ["--help"]
         try:
-            proc = self.runner(command, cwd=path.parent, capture_output=True, text=True)
+            proc = self.runner(check, capture_output=True, text=True, env=self.environment(), timeout=CHECK_TIMEOUT,
+                               stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise JiraCampaignError(f"cannot submit: '{shlex.join(check)}' did not answer within {CHECK_TIMEOUT} s "
+                                    f"({what}); no ticket was changed") from None
+        except OSError as exc:
+            raise JiraCampaignError(f"cannot submit: '{exe}' cannot be run: {exc.strerror or exc} ({what}): "
+                                    f"{fix}") from None
+        if proc.returncode != 0:
+            out = ((proc.stderr or "") + (proc.stdout or "")).strip()
+            last = out.splitlines()[-1] if out else "no output"
+            raise JiraCampaignError(f"cannot submit: '{shlex.join(check)}' failed with exit status {proc.returncode} "
+                                    f"({last}) ({what}): {fix}")
+
+    def _run(self, item: Item, path: Path) -> SubmitResult:
+        record: SubmissionRecord = item.record
+        content = path.read_bytes()
+        command = self.bps_command(path)
+        self._sync_yaml(item, path, content)
+        workdir = self._workdir(record)
+        log.info("%s: %s (in %s)", item.key, shlex.join(command), workdir)
+        started = self.now()
+        try:
+            proc = self.runner(command, cwd=workdir, capture_output=True, text=True, env=self.environment(),
+                               stdin=subprocess.DEVNULL)
         except OSError as exc:
             proc = subprocess.CompletedProcess(command, 127, "", f"{command[0]}: {exc.strerror or exc}")
+        returned = self.now()
         out = (proc.stdout or "") + (proc.stderr or "")
         found = parse_bps_output(proc.stdout or "")
         if proc.returncode != 0 or not found.get("run_name"):
@@ -198,9 +320,23 @@ class Submitter:
             return SubmitResult(item.key, item.ident, "failed", f"bps submit failed ({why}): "
                                 f"{out.strip().splitlines()[-1] if out.strip() else 'no output'}")
         run = RunIdentity(run_name=found["run_name"], run_id=found.get("run_id"), submit_dir=found.get("submit_dir"),
-                          wms=wms_of(content.decode("utf-8", "replace")), submitted=self.now())
+                          wms=wms_of(content.decode("utf-8", "replace")), submitted=started, returned=returned)
         self.record(item, run)
         return SubmitResult(item.key, item.ident, "submitted", found.get("submit_dir") or "", run)
+
+    def _workdir(self, record: SubmissionRecord) -> Path:
+        """The attempt's working folder, made empty: what a failed earlier try left is moved aside, not reused
+        (BPS stops on an existing submit folder)."""
+        workdir = run_folder(self.folder, record)
+        if workdir.is_dir() and any(workdir.iterdir()):
+            n = 1
+            while workdir.with_name(f"{workdir.name}.failed{n}").exists():
+                n += 1
+            aside = workdir.with_name(f"{workdir.name}.failed{n}")
+            workdir.rename(aside)
+            log.info("moved what an earlier failed bps submit left to %s", aside)
+        workdir.mkdir(parents=True, exist_ok=True)
+        return workdir
 
     def now(self) -> str:
         return self.clock().replace(microsecond=0).isoformat()

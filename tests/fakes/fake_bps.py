@@ -4,25 +4,53 @@
     Run Id: <iDDS request id>
     Run Name: <uniqProcName>
 
-Environment: FAKE_BPS_LOG (a file getting one JSON line per call: file, cwd, run id, run name),
-FAKE_BPS_FIRST_ID (first Run Id, default 6000; then one more per call), FAKE_BPS_FAIL (fail when
-the file name contains this text, as bps does on a bad config: a traceback and exit status 1).
+`bps --help` prints a usage text and exits 0 (what `submit` runs once to check that bps works).
+
+Environment: FAKE_BPS_LOG (a file getting one JSON line per submit: file, cwd, run id, run name, `at`
+(when it ran, UTC) and `env`, the environment bps was given), FAKE_BPS_FIRST_ID (first Run Id, default 6000; then one more
+per call), FAKE_BPS_FAIL (fail when the file name contains this text, as bps does on a bad config: a
+traceback and exit status 1), FAKE_BPS_CALLS (a file getting every command line, one JSON list a
+line), FAKE_BPS_BROKEN (every call fails as bps does without the stack set up: exit status 1),
+FAKE_BPS_PARSL (print `Run Id: None` as the Parsl plugin does), FAKE_BPS_SUBMIT_DIR (write a
+`submit/<outputRun>` folder in the working folder, as BPS's default `submitPath` does, and stop when
+it exists already).
 """
 
 import json
 import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
 
 
 def main() -> int:
+    calls_file = os.environ.get("FAKE_BPS_CALLS")
+    if calls_file:
+        with open(calls_file, "a") as out:
+            out.write(json.dumps(sys.argv[1:]) + "\n")
+    if os.environ.get("FAKE_BPS_BROKEN"):
+        print("Traceback (most recent call last):\n  File \"bps\", line 5, in <module>\n"
+              "ModuleNotFoundError: No module named 'lsst'", file=sys.stderr)
+        return 1
+    if sys.argv[1:] == ["--help"]:
+        print("Usage: bps [OPTIONS] COMMAND [ARGS]...\n\nCommands:\n  submit  Submit a workflow.")
+        return 0
     if len(sys.argv) != 3 or sys.argv[1] != "submit":
         print("Usage: bps submit [OPTIONS] FILE", file=sys.stderr)
         return 2
     path = Path(sys.argv[2])
     config = yaml.safe_load(path.read_text())
+    submit_dir = f"/sdf/home/j/jdoe/submit/{config['payload']['outputRun']}/20261124T101010Z"
+    if os.environ.get("FAKE_BPS_SUBMIT_DIR"):  # BPS's default submitPath: ${PWD}/submit/{outputRun}
+        folder = Path.cwd() / "submit" / config["payload"]["outputRun"]
+        if folder.exists():
+            print(f"RuntimeError: Submit directory {folder} already exists", file=sys.stderr)
+            return 1
+        folder.mkdir(parents=True)
+        (folder / "quantumGraphGeneration.out").write_text("qgraph\n")
+        submit_dir = str(folder)
     fail = os.environ.get("FAKE_BPS_FAIL")
     if fail and fail in path.name:
         print("lsst.ctrl.bps.drivers INFO: Starting submission process", file=sys.stderr)
@@ -33,13 +61,14 @@ def main() -> int:
     calls = Path(log).read_text().count("\n") if log and Path(log).exists() else 0
     run_id = int(os.environ.get("FAKE_BPS_FIRST_ID", "6000")) + calls
     name = config["uniqProcName"]
-    submit_dir = f"/sdf/home/j/jdoe/submit/{config['payload']['outputRun']}/20261124T101010Z"
     if log:
         with open(log, "a") as out:
-            out.write(json.dumps({"file": str(path), "cwd": os.getcwd(), "run_id": run_id, "run_name": name}) + "\n")
+            out.write(json.dumps({"file": str(path), "cwd": os.getcwd(), "run_id": run_id, "run_name": name,
+                                  "at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+                                  "env": dict(os.environ)}) + "\n")
     print("lsst.ctrl.bps.drivers INFO: Starting submission process")
     print(f"Submit dir: {submit_dir}")
-    print(f"Run Id: {run_id}")
+    print(f"Run Id: {'None' if os.environ.get('FAKE_BPS_PARSL') else run_id}")
     print(f"Run Name: {name}")
     return 0
 
