@@ -153,3 +153,15 @@ def test_run_records_written_before_read_as_before():
     record = record_from_json({"campaign": "c", "submission": "c_step1_001", "step": "step1", "group": 1, "groups": 1,
                                "file": "c_step1_001.yaml", "run": {"run_name": "u_x", "run_id": 6123}})
     assert record.run == RunIdentity("u_x", "6123")
+
+
+def test_a_working_folder_that_cannot_be_made_fails_that_submission_only(camp):
+    camp.create()
+    (folder(camp) / "runs").write_text("not a folder")
+    writes = camp.tracker_writes()
+    result = camp.run("submit", camp.keys["demo-w47_step1_001"], "--json")
+    assert result.exit_code == 1
+    [row] = json.loads(result.stdout)
+    assert row["action"] == "failed" and row["detail"].startswith(
+        "cannot prepare the working folder camps/demo-w47/runs/demo-w47_step1_001-a1: ")
+    assert camp.tracker_writes() == writes and not camp.bps_log.exists()

@@ -300,8 +300,12 @@ class Submitter:
         record: SubmissionRecord = item.record
         content = path.read_bytes()
         command = self.bps_command(path)
+        try:
+            workdir = self._workdir(record)
+        except OSError as exc:
+            return SubmitResult(item.key, item.ident, "failed", f"cannot prepare the working folder "
+                                f"{run_folder(self.folder, record)}: {exc.strerror or exc}")
         self._sync_yaml(item, path, content)
-        workdir = self._workdir(record)
         log.info("%s: %s (in %s)", item.key, shlex.join(command), workdir)
         started = self.now()
         try:
