@@ -78,3 +78,44 @@ def test_init_needs_values_without_input(runner, tmp_path):
 def test_init_on_something_that_is_not_jira(runner, tmp_path):
     result = runner.invoke(cli, ["--config", str(tmp_path / "c.yaml"), "init", "--no-input", "--server", "http://127.0.0.1:9"])
     assert result.exit_code == 5 and result.stderr.startswith("Error: cannot reach JIRA at http://127.0.0.1:9: connection refused")
+
+
+def terminal(monkeypatch):
+    """Make the test runner's standard input look like a terminal, so init asks (input comes from the runner)."""
+    from click.testing import _NamedTextIOWrapper
+
+    monkeypatch.setattr(_NamedTextIOWrapper, "isatty", lambda self: True, raising=False)
+
+
+def test_init_offers_to_store_the_token_it_was_given(runner, fake_jira, tmp_path, memory_keyring, monkeypatch):
+    terminal(monkeypatch)
+    config = tmp_path / "config.yaml"
+    args = ["--config", str(config), "init", "--server", fake_jira.url, "--project", "CAMP", "--user", fake_jira.user]
+    # server, project and user are offered as defaults (Enter); then the token; then "store it?" (Enter = yes)
+    result = runner.invoke(cli, args, input=f"\n\n\n{fake_jira.token}\n\n")
+    assert result.exit_code == 0, result.output
+    account = f"{fake_jira.user}@{fake_jira.url.split('//')[1]}"
+    assert memory_keyring.store == {("jiracampaign", account): fake_jira.token}
+    assert "JIRA accepted the token. Store it in the keyring keyring backend MemoryKeyring" in result.output
+    assert result.stdout.splitlines()[-1].endswith(
+        f"Stored the JIRA token for {account} in the keyring keyring backend MemoryKeyring "
+        "(tests.fakes.keyring_backend.MemoryKeyring).")
+    assert fake_jira.token not in config.read_text() and fake_jira.token not in result.output
+    # the next command finds it without asking
+    again = runner.invoke(cli, ["--config", str(config), "init", "--no-input"])
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[-1].endswith("The token stays in the keyring, not in the file.")
+
+
+def test_init_stores_nothing_when_declined_or_refused_by_jira(runner, fake_jira, tmp_path, memory_keyring, monkeypatch):
+    terminal(monkeypatch)
+    config = tmp_path / "config.yaml"
+    args = ["--config", str(config), "init", "--server", fake_jira.url, "--project", "CAMP", "--user", fake_jira.user]
+    result = runner.invoke(cli, args, input=f"\n\n\n{fake_jira.token}\nn\n")
+    assert result.exit_code == 0, result.output
+    assert memory_keyring.store == {}
+    assert result.stdout.splitlines()[-1].endswith(
+        "The token is not saved; keep it in the environment variable JIRACAMPAIGN_JIRA_TOKEN or run 'jiracampaign login'.")
+    result = runner.invoke(cli, args, input="\n\n\nnot-the-token\n\n")
+    assert result.exit_code == 4 and "Store it in the keyring" not in result.output
+    assert memory_keyring.store == {}

@@ -32,14 +32,17 @@ def _ask(config, interactive: bool, given, setting: str, question: str) -> str:
               help="basic: e-mail + API token (default on Cloud); token: personal access token (default on Data Center).")
 @click.option("--hierarchy", type=click.Choice(["task", "subtask"]), help="Epic -> task per submission, or epic -> task per step -> sub-tasks.")
 @click.option("--no-input", is_flag=True, help="Never prompt: take values from options, environment and config; fail if one is missing.")
+@click.option("--allow-plaintext-keyring", is_flag=True,
+              help="Accept a keyring backend that keeps the token unencrypted in a file (keyrings.alt's PlaintextKeyring).")
 @click.pass_obj
-def init(state: State, server, project, user, auth, hierarchy, no_input: bool) -> None:
+def init(state: State, server, project, user, auth, hierarchy, no_input: bool, allow_plaintext_keyring: bool) -> None:
     """Connect to your JIRA, check what jiracampaign needs, and save what it learned in the config file.
 
     Asks serverInfo whether this is Cloud or Data Center, checks your credentials, the project and
     your permissions, finds the Epic issue type and (Data Center) the Epic Link and Epic Name
     fields by their schema type, and lists the workflow's statuses. It says exactly what is
-    missing; nothing is saved then.
+    missing; nothing is saved then. A token you typed at its prompt is offered for the keyring
+    once JIRA has accepted it (never for the config file).
 
     \b
     Example:
@@ -53,31 +56,38 @@ def init(state: State, server, project, user, auth, hierarchy, no_input: bool) -
     given = {"jira.project": project, "jira.user": user}
     result = init_jira(config, _ask(config, interactive, server, "jira.server", "JIRA server URL"),
                        lambda setting, question: _ask(config, interactive, given[setting], setting, question),
-                       auth, hierarchy, interactive, state.config_path)
+                       auth, hierarchy, interactive, state.config_path,
+                       confirm=(lambda question: click.confirm(question, default=True)) if interactive else None,
+                       allow_plaintext=allow_plaintext_keyring)
     for fact in result.facts:
         click.echo(f"  {fact}")
     for problem in result.problems:
         click.echo(f"Missing: {problem}", err=True)
     if result.problems:
         raise TrackerError(f"{len(result.problems)} problem(s) stop jiracampaign from using {result.project}; nothing was saved")
-    click.echo(f"Saved to {result.path}: tracker jira, {result.flavour}, project {result.project}. The token is not "
-               "saved there; keep it in the environment or run 'jiracampaign login'.")
+    click.echo(f"Saved to {result.path}: tracker jira, {result.flavour}, project {result.project}. {result.token}".rstrip())
 
 
 @click.command()
 @click.option("--token-stdin", is_flag=True, help="Read the token from standard input instead of prompting.")
+@click.option("--no-verify", is_flag=True, help="Store the token without first checking it against jira.server.")
+@click.option("--allow-plaintext-keyring", is_flag=True,
+              help="Accept a keyring backend that keeps the token unencrypted in a file (keyrings.alt's PlaintextKeyring).")
 @click.pass_obj
-def login(state: State, token_stdin: bool) -> None:
-    """Store your JIRA API token (Cloud) or personal access token (Data Center) in the OS keyring.
+def login(state: State, token_stdin: bool, no_verify: bool, allow_plaintext_keyring: bool) -> None:
+    """Check your JIRA API token (Cloud) or personal access token (Data Center), then store it in a keyring.
 
-    The token is never written to a file or shown. Scripts and CI can instead set the
+    The token is first checked against jira.server (GET myself) and stored only if JIRA accepts it.
+    It goes to the best keyring backend here, which is named; a backend that would keep it in
+    plain text is refused unless you pass --allow-plaintext-keyring. The token is never written
+    to the config file or shown. Scripts, CI and headless machines can instead set the
     environment variable named by jira.token_env (default JIRACAMPAIGN_JIRA_TOKEN).
 
     \b
     Example:
         jiracampaign --set jira.user=jdoe@example.org login
     """
-    from ..trackers.jira.credentials import store_secret
+    from ..services.init import login as login_jira
 
     if token_stdin:
         secret = sys.stdin.readline().strip()
@@ -85,8 +95,12 @@ def login(state: State, token_stdin: bool) -> None:
         secret = click.prompt("JIRA token", hide_input=True)
     else:
         raise JiraCampaignError("no terminal to ask for the token on; pipe it in with --token-stdin")
-    account = store_secret(state.config, secret)
-    click.echo(f"Stored the JIRA token for {account} in the OS keyring (service {state.config.get('jira.keyring_service')}).")
+    result = login_jira(state.config, secret, verify=not no_verify, allow_plaintext=allow_plaintext_keyring)
+    checked = f"JIRA accepted it (signed in as {result.signed_in_as}). " if result.signed_in_as else "Not checked. "
+    click.echo(f"{checked}Stored the JIRA token for {result.account} in the keyring {result.backend} "
+               f"(service {state.config.get('jira.keyring_service')}).")
+    if result.warning:
+        click.echo(f"Warning: this keyring {result.warning}.", err=True)
 
 
 @click.group("config", invoke_without_command=True)
