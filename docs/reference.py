@@ -56,6 +56,10 @@ def cli_blocks() -> dict[str, str]:
         command = cli.get_command(ctx, name)
         sub = click.Context(command, info_name=name, parent=ctx, terminal_width=100, max_content_width=100)
         parts.append(f"### `jiracampaign {name}`\n\n```text\n" + command.get_help(sub).rstrip() + "\n```")
+        for child in command.list_commands(sub) if isinstance(command, click.Group) else ():  # e.g. config set
+            leaf = command.get_command(sub, child)
+            leaf_ctx = click.Context(leaf, info_name=child, parent=sub, terminal_width=100, max_content_width=100)
+            parts.append(f"### `jiracampaign {name} {child}`\n\n```text\n" + leaf.get_help(leaf_ctx).rstrip() + "\n```")
     return {"cli-help": "\n\n".join(parts)}
 
 
