@@ -155,7 +155,7 @@ def test_submit_then_follow_a_campaign_through_every_state(camp):
     assert camp.ticket(key_c)[0] == "Blocked"
     assert f"Attention: {key_a}" in tick.stderr
     [summary] = camp.comments(key_a, "failures")
-    assert camp.says("*2* x isr {{pilot:1305}} \\(also transform:137\\)", "**2** x isr `pilot:1305` (also transform:137)") in summary
+    assert camp.says("*2* x isr {{pilot:1305}} \\(also transformation:137\\)", "**2** x isr `pilot:1305` (also transformation:137)") in summary
     assert camp.says("Known: The job ran out of memory. *rescue*", "Known: The job ran out of memory. **rescue**") in summary
     assert camp.says("\\[x\\|javascript:alert\\(1\\)\\]", "\\[x\\|javascript:alert(1)\\]") in summary  # not a link
     assert "[job 70000" in summary

@@ -210,3 +210,20 @@ def test_plain_text_keeps_markup_characters_as_they_are():
     assert plain_text(Mono("*x*")) == "*x*"
     assert plain_text([]) == ""
     assert plain_text([["nested ", ["deep"]]]) == "nested deep"
+
+
+@pytest.mark.parametrize("text, inert", [
+    ("see https://evil.example/x", "see https:\u200b//evil.example/x"),
+    ("HTTP://EVIL.example", "HTTP:\u200b//EVIL.example"),
+    ("ftp://h/x and file:///etc/passwd", "ftp:\u200b//h/x and file:\u200b///etc/passwd"),
+    ("go to www.evil.example", "go to www\u200b.evil.example"),
+    ("write mailto:a@evil.example", "write mailto:\u200ba@evil.example"),
+])
+def test_bare_urls_in_text_are_not_links_in_either_renderer(text, inert):
+    """JIRA and GitHub-flavoured Markdown link a bare URL even when the markup around it is escaped."""
+    doc = Document([Paragraph(text), Paragraph(Link(text, "https://m/job?pandaid=1"))])
+    for render in (wiki.render, markdown.render):
+        out = render(doc)
+        assert re.search(r"(?i)\b[a-z]+://|\bwww\.|mailto:[^\u200b]", out.replace("https://m/job", "")) is None, out
+        assert "https://m/job?pandaid=1" in out  # a link stays a link
+    assert markdown.render(Document([Paragraph(text)])) == inert.replace("*", "\\*")

@@ -1,5 +1,6 @@
 """Recorded monitor traffic of the canonical queries behind `jiracampaign panda`: wfprogress, tasks of a
-run by request id, its failed jobs with ``mode=nodrop``, and a job page for a Harvester log.
+run by request id, its final failed jobs and every failed attempt (``mode=nodrop``), and a job page for a
+Harvester log.
 
 Modes:
 - default: replay tests/cassettes/test_panda_cassettes/ offline (every recorded call must be played);
@@ -88,7 +89,7 @@ def test_panda_canonical_queries(setting, runner):
         assert status["state"] == "running" and [t["label"] for t in status["tasks"]] == ["isr", "calibrateImage"]
         [group] = status["failures"]
         assert (group["kind"], group["code"], group["count"]) == ("pilot", "1305", 2)
-        assert paths[2] == "/jobs/" and paths[3].startswith("/job/")
+        assert paths[2:4] == ["/jobs/", "/jobs/"] and paths[4].startswith("/job/")  # final failures, every attempt
         assert group["examples"][0]["stdout"].endswith("/job.log")
     if setting["mode"] == "all" and not setting["live"]:
         FLOWS.write_text(json.dumps({"url": setting["url"], "run": setting["run"]}, indent=2) + "\n")

@@ -22,9 +22,21 @@ __all__ = ["KnownError", "KNOWN_ERROR_KEYS", "ACTIONS", "load_known_errors", "cl
 
 ACTIONS = ("rescue", "retry", "accept", "investigate")
 
+#: PanDA job error components as the monitor writes them (``exe:137``, ``transformation:1``), and the other
+#: spellings found in newer monitors and older tables; an entry written either way matches
+_KIND_ALIASES = {"dataservice": "ddm", "executor": "exe", "supervisor": "sup", "transform": "transformation",
+                 "trans": "transformation"}
+
+
+def _canonical(error: str) -> str:
+    """``transform:137`` -> ``transformation:137`` (patterns too: ``executor:*`` -> ``exe:*``)."""
+    kind, sep, code = error.partition(":")
+    return _KIND_ALIASES.get(kind.strip().casefold(), kind.strip()) + sep + code
+
 KNOWN_ERROR_KEYS: tuple[Key, ...] = (
     Key("label", "str", "Task label, a glob (`*` for any).", default="*"),
-    Key("error", "str", "`kind:code` as the source writes it (`pilot:1305` on PanDA), a glob (`pilot:*`).", default="*"),
+    Key("error", "str", "`kind:code` as the source writes it (`pilot:1305`, `exe:137`, `transformation:1` on "
+        "PanDA), a glob (`pilot:*`).", default="*"),
     Key("diagnostic", "str", "Regular expression searched in the error message, case-insensitive.", default=""),
     Key("meaning", "str", "What happened.", required=True),
     Key("action", "str", "What kind of action it needs.", required=True, choices=ACTIONS),
@@ -47,9 +59,10 @@ class KnownError:
     origin: str = ""
 
     def matches(self, group: FailureGroup) -> bool:
-        errors = [group.error] + [e.strip() for e in group.also.split(",") if e.strip()]
+        errors = [_canonical(e) for e in [group.error] + [e.strip() for e in group.also.split(",") if e.strip()]]
+        pattern = _canonical(self.error)
         return (fnmatch.fnmatchcase(group.label, self.label)
-                and any(fnmatch.fnmatchcase(e, self.error) for e in errors)
+                and any(fnmatch.fnmatchcase(e, pattern) for e in errors)
                 and (self.diagnostic is None or bool(self.diagnostic.search(group.message))))
 
 

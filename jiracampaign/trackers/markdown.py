@@ -11,12 +11,24 @@ import re
 from ..core.documents import Block, Bullets, Code, Document, Emph, Fields, Heading, Inline, Link, Mono, Paragraph, \
     Strong, Table, Warn
 
-__all__ = ["escape", "inline", "render"]
+__all__ = ["escape", "unlink", "inline", "render"]
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>#|~!])")
 
 
 _BLOCK_START = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))")
+
+# JIRA (and GitHub-flavoured Markdown) turn a bare URL in plain text into a link even when every markup
+# character around it is escaped. A zero-width space after the scheme's colon (and inside "www.") keeps
+# the text as it reads while nothing recognises it as a URL; links are made only from `Link` spans.
+_BARE_URL = re.compile(r"\b([a-z][a-z0-9+.\-]*):(?=//)|\b(mailto):|\b(www)\.", re.IGNORECASE)
+ZWSP = "\u200b"
+
+
+def unlink(text: str) -> str:
+    """Text whose URLs (``https://...``, ``mailto:...``, ``www....``) no renderer turns into links."""
+    return _BARE_URL.sub(lambda m: f"{m.group(1) or m.group(2)}:{ZWSP}" if m.group(1) or m.group(2)
+                         else f"{m.group(3)}{ZWSP}.", text)
 
 
 def escape(text: object) -> str:
@@ -33,7 +45,7 @@ def _ticks(text: str, least: int) -> str:
 
 def inline(content: Inline) -> str:
     if isinstance(content, (str, int)):
-        return escape(content)
+        return escape(unlink(str(content)))
     if isinstance(content, Mono):
         text = " ".join(content.text.split("\n")).replace("|", "\\|")  # a pipe would split a table cell
         fence = _ticks(text, 1)
@@ -45,9 +57,9 @@ def inline(content: Inline) -> str:
         return f"_{inline(content.content)}_"
     if isinstance(content, Link):
         if not re.match(r"^https?://", content.url):
-            return escape(content.title)
+            return escape(unlink(content.title))
         url = re.sub(r"[\s()<>|]", lambda m: "%{:02X}".format(ord(m.group(0))), content.url)
-        return f"[{escape(content.title)}]({url})"
+        return f"[{escape(unlink(content.title))}]({url})"
     if isinstance(content, Warn):
         return "⚠"
     return "".join(inline(part) for part in content)

@@ -243,8 +243,9 @@ class PandaSource(StatusSource):
             try:
                 if number >= affordable:
                     raise _Stop("PanDA request budget")
-                final = self._jobs(query)                        # the monitor hides attempts superseded by a retry
-                attempts = self._jobs(dict(query, mode="nodrop"))  # every failed attempt
+                final = self._jobs(query)  # the monitor hides attempts superseded by a retry
+                every = "|".join(str(t.task_id) for t in status.tasks if t.task_id)
+                attempts = self._jobs(dict(query, jeditaskid=every, mode="nodrop"))  # every failed attempt, every task
             except _Stop as stop:
                 status.defer("failure details", str(stop))
                 continue

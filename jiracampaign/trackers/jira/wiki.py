@@ -7,12 +7,24 @@ import re
 from ...core.documents import Block, Bullets, Code, Document, Emph, Fields, Heading, Inline, Link, Mono, Paragraph, \
     Strong, Table, Warn
 
-__all__ = ["escape", "mono", "noformat", "table", "link", "inline", "render"]
+__all__ = ["escape", "unlink", "mono", "noformat", "table", "link", "inline", "render"]
 
 _SPECIAL = re.compile(r"([\\*_?\-+^~|\[\]{}!#()])")
 
 
 _LINE_MARKUP = re.compile(r"^(\s*)(h[1-6]|bq)\.", re.MULTILINE)
+
+# JIRA (and GitHub-flavoured Markdown) turn a bare URL in plain text into a link even when every markup
+# character around it is escaped. A zero-width space after the scheme's colon (and inside "www.") keeps
+# the text as it reads while nothing recognises it as a URL; links are made only from `Link` spans.
+_BARE_URL = re.compile(r"\b([a-z][a-z0-9+.\-]*):(?=//)|\b(mailto):|\b(www)\.", re.IGNORECASE)
+ZWSP = "\u200b"
+
+
+def unlink(text: str) -> str:
+    """Text whose URLs (``https://...``, ``mailto:...``, ``www....``) no renderer turns into links."""
+    return _BARE_URL.sub(lambda m: f"{m.group(1) or m.group(2)}:{ZWSP}" if m.group(1) or m.group(2)
+                         else f"{m.group(3)}{ZWSP}.", text)
 
 
 def escape(text: object) -> str:
@@ -41,14 +53,14 @@ def link(title: object, url: str) -> str:
     """A link whose title is escaped and whose URL cannot break out of the brackets."""
     safe_url = re.sub(r"[\s|\[\]]", lambda m: "%{:02X}".format(ord(m.group(0))), url)
     if not re.match(r"^https?://", safe_url):
-        return escape(title)
-    return f"[{escape(title)}|{safe_url}]"
+        return escape(unlink(str(title)))
+    return f"[{escape(unlink(str(title)))}|{safe_url}]"
 
 
 def inline(content: Inline) -> str:
     """Inline document content as wiki markup; every text is escaped."""
     if isinstance(content, (str, int)):
-        return escape(" ".join(str(content).split("\n")))  # inline content is one line (a table row ends at a break)
+        return escape(unlink(" ".join(str(content).split("\n"))))  # one line (a table row ends at a break)
     if isinstance(content, Mono):
         return mono(content.text)
     if isinstance(content, Strong):
