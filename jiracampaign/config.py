@@ -39,6 +39,8 @@ CONFIG_KEYS: tuple[Key, ...] = (
         *(Key(f"{state}_status", "str", f"Ticket status(es) for a run {meaning}; comma-separated, the first reachable wins.")
           for state, meaning in _RUN_STATES),
         Key("known_errors", "str", "YAML file of your own known errors, tried before the packaged ones (see docs/sync.md)."),
+        Key("lease_minutes", "number", "How long a sync's lease on a campaign lasts at most: another machine's sync skips "
+            "the campaign while it is live (a finished sync releases it at once)."),
     )),
     Key("bps", "section", "The BPS command line.", keys=(
         Key("command", "str", "Command used to submit: `bps`, or a path or wrapper."),

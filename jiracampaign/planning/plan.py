@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,7 @@ __all__ = ["Plan", "build_plan", "write_plan", "read_manifest", "manifest_ticket
            "edited_files"]
 
 MANIFEST = "manifest.json"
+NEXT_MANIFEST = ".manifest.next.json"  # while files are being swapped in: the manifest they belong to
 MANIFEST_FORMAT = 1
 
 
@@ -43,9 +44,13 @@ class Plan:
     tickets: dict[str, str] = field(default_factory=dict)
     ticket_ids: dict[str, str] = field(default_factory=dict)
     others: dict[str, dict[str, str]] = field(default_factory=dict)  # epic and step tickets: ident -> {key, id}
+    kept: dict[str, str] = field(default_factory=dict)  # submission id -> file as submitted (never re-rendered)
 
     def file_text(self, sub: Submission) -> str:
-        """The file as written and attached: the rendered YAML with its ticket key."""
+        """The file as written and attached: the rendered YAML with its ticket key (or, for a submission
+        that ran, the file it ran with)."""
+        if sub.id in self.kept:
+            return self.kept[sub.id]
         return stamp(sub.yaml_text, self.tickets.get(sub.id))
 
     def file_sha(self, sub: Submission) -> str:
@@ -137,11 +142,17 @@ def read_manifest(folder: Path) -> dict | None:
 
 
 def edited_files(folder: Path, manifest: dict) -> list[str]:
-    """Files of a campaign folder whose content no longer matches the manifest (edited by hand)."""
+    """Files of a campaign folder whose content no longer matches the manifest (edited by hand); a file
+    that matches the manifest an interrupted write was putting in place is not edited."""
+    nxt = {}
+    try:
+        nxt = {e["file"]: e["sha256"] for e in json.loads((Path(folder) / NEXT_MANIFEST).read_text()).get("submissions", [])}
+    except (OSError, ValueError):
+        pass
     changed = []
     for entry in manifest.get("submissions", []):
         path = Path(folder) / entry["file"]
-        if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
+        if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() not in (entry["sha256"], nxt.get(entry["file"])):
             changed.append(entry["file"])
     return changed
 
@@ -175,6 +186,9 @@ def check_folder(campaign_id: str, folder: Path, force: bool = False) -> None:
         if not folder.is_dir():
             raise PlanError(f"{folder} exists and is not a folder")
         manifest = read_manifest(folder)
+        if manifest is None and (folder / NEXT_MANIFEST).exists():  # a first write was interrupted
+            with contextlib.suppress(OSError, ValueError):
+                manifest = json.loads((folder / NEXT_MANIFEST).read_text(encoding="utf-8"))
         if manifest is None and any(folder.iterdir()):
             raise PlanError(f"{folder} is not empty and is not a jiracampaign campaign folder (no {MANIFEST}); choose another --output-dir")
         if manifest is not None and manifest.get("campaign") != campaign_id:
@@ -190,10 +204,13 @@ def check_folder(campaign_id: str, folder: Path, force: bool = False) -> None:
 
 
 def write_plan(plan: Plan, folder: Path, force: bool = False) -> Path:
-    """Write the campaign folder: every submission's YAML and the manifest, all or nothing.
+    """Write the campaign folder: every submission's YAML and the manifest.
 
-    The new content is written to a temporary folder beside the target and swapped in,
-    so an error or interruption leaves the previous folder (or none) intact.
+    Only jiracampaign's own files are written or removed (the planned files, the manifest, and files a
+    previous plan listed that are no longer planned); whatever else is in the folder (bps submit
+    directories, Parsl's ``runinfo/``, notes) is left alone. Each file is written beside its target and
+    renamed into place, the manifest last; until then ``.manifest.next.json`` names the new files, so
+    an interrupted write is finished by the next one instead of being taken for hand edits.
 
     Parameters
     ----------
@@ -216,27 +233,49 @@ def write_plan(plan: Plan, folder: Path, force: bool = False) -> Path:
     """
     folder = Path(folder)
     check_folder(plan.campaign.id, folder, force)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    old = read_manifest(folder) if folder.is_dir() else None
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = plan.manifest()
+    staged: list[tuple[Path, Path]] = []
     try:
         for sub in plan.submissions:
-            target = tmp / sub.file
+            target = folder / sub.file
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(plan.file_text(sub), encoding="utf-8")
-        (tmp / MANIFEST).write_text(json.dumps(plan.manifest(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.chmod(tmp, 0o755)
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-            os.replace(folder, old)
-            try:
-                os.replace(tmp, folder)
-            except BaseException:
-                os.replace(old, folder)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            staged.append((_stage(target, plan.file_text(sub)), target))
+        staged.append((_stage(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n"), folder / MANIFEST))
+        _stage(folder / NEXT_MANIFEST, json.dumps(manifest), final=True)
+        for tmp, target in staged:
+            os.replace(tmp, target)
+        staged.clear()
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+    planned = {s.file for s in plan.submissions}
+    for entry in (old or {}).get("submissions", []):
+        gone = folder / entry["file"]
+        if entry["file"] not in planned and gone.is_file() and _inside(folder, gone):
+            gone.unlink()
+            with contextlib.suppress(OSError):
+                gone.parent.rmdir()  # only if now empty
+    with contextlib.suppress(OSError):
+        (folder / NEXT_MANIFEST).unlink()
     return folder
+
+
+def _inside(folder: Path, path: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def _stage(target: Path, text: str, final: bool = False) -> Path:
+    """Write ``text`` to a new file beside ``target`` (flushed to disk); with ``final``, to ``target`` itself."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.chmod(name, 0o644)
+    if final:
+        os.replace(name, target)
+        return target
+    return Path(name)

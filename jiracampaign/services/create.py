@@ -7,6 +7,8 @@ only what changed is updated, with a note saying what changed. The plan is rende
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +22,17 @@ from ..config import Config
 from ..planning.spec import LoadedSpec, load_spec
 from ..plugins import open_tracker
 from ..trackers.base import Item, NewItem, Tracker
+from ..config import data_dir
 from .items import campaign_items, folder_for
+from .journal import Journal, open_journal
+from .leases import release_lease, take_lease, wait_for_lease
 
 __all__ = ["CreateResult", "create", "create_from_spec", "submission_record", "campaign_record"]
 
 log = logging.getLogger(__name__)
+
+#: seconds a create's lease on its campaign lasts at most (it holds it only while creating items)
+CREATE_LEASE_TTL = 600.0
 
 
 @dataclass
@@ -54,9 +62,10 @@ def create_from_spec(config: Config, spec_path: str, output_dir: str | None = No
     folder = folder_for(config.get("campaigns_dir"), output_dir, spec.campaign.id)
     tracker = open_tracker(config)
     try:
-        if start:
-            start(sum(len(g) for g in spec.groups.values()))
-        return create(spec, tracker, folder, force=force, progress=progress)
+        with open_journal(data_dir(), tracker.describe(), spec.campaign.id) as journal:
+            if start:
+                start(sum(len(g) for g in spec.groups.values()))
+            return create(spec, tracker, folder, force=force, progress=progress, journal=journal)
     finally:
         tracker.close()
 
@@ -96,7 +105,7 @@ def _index(found: list[Item]) -> tuple[dict[str, Item], list[Item]]:
 
 
 def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False,
-           progress: Callable[[int], None] | None = None) -> CreateResult:
+           progress: Callable[[int], None] | None = None, journal: Journal | None = None) -> CreateResult:
     """Create or bring up to date a campaign's items, then write the campaign folder.
 
     Parameters
@@ -111,6 +120,9 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
         Overwrite hand-edited files in the folder.
     progress : callable, optional
         Called with the number of submissions done since the last call.
+    journal : `Journal`, optional
+        Told before every create and about every key as soon as it is known; what an interrupted
+        earlier run left in it is found first (by key, or after the tracker's index caught up).
 
     Returns
     -------
@@ -120,7 +132,11 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
     check_folder(campaign.id, folder, force)
     counts = {name: len(groups) for name, groups in spec.groups.items()}
     plan = build_plan(spec)
-    existing, duplicates = _index(campaign_items(tracker, campaign.id, folder))
+    since = (journal.pending_since if journal else None) or 0.0
+    found = campaign_items(tracker, campaign.id, folder, journal.refs if journal else None, since=since)
+    if journal:
+        journal.settled(found)
+    existing, duplicates = _index(found)
 
     epic_title = (f"Campaign {campaign.id}" + (f": {campaign.description}" if campaign.description else ""))[:250]
     epic_doc = texts.campaign_doc(campaign, counts)
@@ -129,28 +145,18 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
     epic = existing.get(campaign.id)
     epic_created = epic is None
     if epic is None:
-        (epic,) = tracker.ensure_items([NewItem(campaign.id, campaign.id, epic_title, epic_doc, epic_record)])
+        (epic,) = tracker.ensure_items([NewItem(campaign.id, campaign.id, epic_title, epic_doc, epic_record)],
+                                       journal=journal)
     else:
         _retitle(tracker, epic, epic_title, epic_doc, epic_record.text_sha)
         if epic.record != epic_record:
             tracker.set_record(epic.key, epic_record)
 
-    parents = {s.name: epic.key for s in campaign.steps}
-    step_items: list[Item] = []
-    if tracker.step_items:
-        wanted = [NewItem(f"{campaign.id}_{s.name}", campaign.id, f"{campaign.id} {s.name}", texts.step_doc(campaign, s),
-                          StepRecord(campaign.id, s.name), parent=epic.key) for s in campaign.steps]
-        made = {t.ident: t for t in tracker.ensure_items([w for w in wanted if w.ident not in existing])}
-        step_items = [made.get(w.ident) or existing[w.ident] for w in wanted]
-        parents = {s.name: t.key for s, t in zip(campaign.steps, step_items, strict=True)}
-
-    missing = [sub for sub in plan.submissions if sub.id not in existing]
-    new_items = tracker.ensure_items(
-        [NewItem(sub.id, campaign.id, sub.title, texts.submission_doc(r := submission_record(sub, campaign, None)), r,
-                 parent=parents[sub.step]) for sub in missing],
-        progress=progress,
-    )
+    step_wanted = [NewItem(f"{campaign.id}_{s.name}", campaign.id, f"{campaign.id} {s.name}", texts.step_doc(campaign, s),
+                           StepRecord(campaign.id, s.name), parent=epic.key) for s in campaign.steps] if tracker.step_items else []
+    existing, new_items = _create_missing(tracker, campaign, folder, epic, existing, step_wanted, plan, progress, journal)
     items = {t.ident: t for t in new_items} | existing
+    step_items = [items[w.ident] for w in step_wanted]
     plan.tickets = {s.id: items[s.id].key for s in plan.submissions}
     plan.ticket_ids = {s.id: items[s.id].id for s in plan.submissions if items[s.id].id}
     plan.others = {t.ident: {"key": t.key, "id": t.id} for t in [epic, *step_items]}
@@ -160,8 +166,11 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
     created = {t.ident for t in new_items}
     for sub in plan.submissions:
         item, is_new = items[sub.id], sub.id in created
-        changes = _update_submission(tracker, item, plan, sub, campaign, is_new)
-        action = "created" if is_new else ("updated" if changes else "unchanged")
+        changes = _update_submission(tracker, item, plan, sub, campaign, is_new, folder)
+        if changes == [FROZEN]:
+            action, changes = FROZEN, []
+        else:
+            action = "created" if is_new else ("updated" if changes else "unchanged")
         result.rows.append({"id": sub.id, "key": item.key, "step": sub.step,
                             "group": f"{sub.group.index}/{sub.group.count}", "action": action,
                             "changes": ",".join(changes), "file": sub.file})
@@ -170,17 +179,61 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
     planned = {s.id for s in plan.submissions}
     result.orphans = [t for t in existing.values() if t.kind == "submission" and t.ident not in planned]
     write_plan(plan, folder, force=force)
-    log.info("campaign %s: %d created, %d updated, %d unchanged", campaign.id, result.count("created"),
-             result.count("updated"), result.count("unchanged"))
+    log.info("campaign %s: %d created, %d updated, %d unchanged, %d changed after submit", campaign.id,
+             result.count("created"), result.count("updated"), result.count("unchanged"), result.count(FROZEN))
     return result
 
 
+#: the action of a submission that ran and whose planned file or record differs from what ran
+FROZEN = "changed after submit: needs a new attempt"
+
+
+def _create_missing(tracker: Tracker, campaign: Campaign, folder: Path, epic: Item, existing: dict[str, Item],
+                    step_wanted: list[NewItem], plan: Plan, progress: Callable[[int], None] | None,
+                    journal: Journal | None) -> tuple[dict[str, Item], list[Item]]:
+    """Create the step and submission items that do not exist, holding the campaign's ``create`` lease
+    meanwhile; a create elsewhere that holds it is waited for, then what it made is read again."""
+    while True:
+        missing_steps = [w for w in step_wanted if w.ident not in existing]
+        missing = [sub for sub in plan.submissions if sub.id not in existing]
+        if not missing_steps and not missing:
+            return existing, []
+        lease, other = take_lease(tracker, epic.key, "create", CREATE_LEASE_TTL)
+        if lease is not None:
+            break
+        written = wait_for_lease(tracker, epic.key, other)  # type: ignore[arg-type]
+        found = campaign_items(tracker, campaign.id, folder, journal.refs if journal else None, since=written)
+        if journal:
+            journal.settled(found)
+        existing = _index(found)[0]
+    try:
+        made = tracker.ensure_items(missing_steps, journal=journal) if missing_steps else []
+        parents = {s.name: epic.key for s in campaign.steps}
+        if step_wanted:
+            steps = {t.ident: t for t in made} | existing
+            parents = {s.name: steps[w.ident].key for s, w in zip(campaign.steps, step_wanted, strict=True)}
+        made += tracker.ensure_items(
+            [NewItem(sub.id, campaign.id, sub.title, texts.submission_doc(r := submission_record(sub, campaign, None)), r,
+                     parent=parents[sub.step]) for sub in missing],
+            progress=progress, journal=journal,
+        )
+    finally:
+        release_lease(tracker, epic.key, lease)
+    return existing, made
+
+
 def _update_submission(tracker: Tracker, item: Item, plan: Plan, sub: Submission, campaign: Campaign,
-                       new: bool) -> list[str]:
-    """Bring one submission item up to date: description, attached file, record. Returns what changed."""
+                       new: bool, folder: Path) -> list[str]:
+    """Bring one submission item up to date: description, attached file, record. Returns what changed.
+
+    A submission that ran keeps its file, record and description as they were when it ran: if the
+    plan now differs, ``[FROZEN]`` is returned and nothing is written (a new attempt is needed).
+    """
     old = item.record if isinstance(item.record, SubmissionRecord) else None
+    if old is not None and old.run is not None:
+        return _frozen(tracker, item, plan, sub, campaign, old, folder)
     sha = plan.file_sha(sub)
-    record = submission_record(sub, campaign, sha, run=old.run if old else None)
+    record = submission_record(sub, campaign, sha, run=None)
     title, doc = sub.title, texts.submission_doc(record)
     record.text_sha = texts.doc_sha(title, doc)
     changes = [] if new else _retitle(tracker, item, title, doc, record.text_sha)
@@ -199,3 +252,20 @@ def _update_submission(tracker: Tracker, item: Item, plan: Plan, sub: Submission
         if not new and not changes:
             changes.append("metadata")
     return changes
+
+
+def _frozen(tracker: Tracker, item: Item, plan: Plan, sub: Submission, campaign: Campaign, old: SubmissionRecord,
+            folder: Path) -> list[str]:
+    """A submission that ran: keep the file it ran with in the folder; say whether the plan moved on."""
+    planned = submission_record(sub, campaign, plan.file_sha(sub), run=old.run)
+    same = dataclasses.replace(planned, text_sha=old.text_sha, sha256=old.sha256, file=old.file) == old
+    if same and plan.file_sha(sub) == old.sha256:
+        return []
+    path = Path(folder) / sub.file
+    ran = path.read_bytes() if path.is_file() else b""
+    if hashlib.sha256(ran).hexdigest() != old.sha256:
+        ran = tracker.read_attachment(item.key, old.file or Path(sub.file).name) or b""
+    if ran:
+        plan.kept[sub.id] = ran.decode("utf-8")
+    log.info("%s (%s) ran already: its file and record are kept; the plan changed since", sub.id, item.key)
+    return [FROZEN]

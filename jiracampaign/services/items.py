@@ -4,17 +4,20 @@ knows (a tracker whose search lags behind its writes returns them all the same).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Mapping
 
 from ..errors import JiraCampaignError
 from ..planning.plan import manifest_refs
-from ..trackers.base import Item, Tracker
+from ..trackers.base import Item, ItemRef, Tracker
 
 __all__ = ["campaign_items", "campaign_of", "folder_for"]
 
 
-def campaign_items(tracker: Tracker, campaign: str, folder: Path) -> list[Item]:
-    """Every item of a campaign (campaign, steps, submissions)."""
-    return tracker.find_items(campaign, known=manifest_refs(folder))
+def campaign_items(tracker: Tracker, campaign: str, folder: Path, known: Mapping[str, ItemRef] | None = None,
+                   since: float | None = None) -> list[Item]:
+    """Every item of a campaign (campaign, steps, submissions); ``known`` adds refs to those of the
+    folder's manifest, ``since`` asks for a complete read (see `Tracker.find_items`)."""
+    return tracker.find_items(campaign, known={**manifest_refs(folder), **(known or {})}, since=since)
 
 
 def campaign_of(tracker: Tracker, keys: tuple[str, ...]) -> str:

@@ -9,20 +9,31 @@ the local store keeps run states as such and renders Markdown.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol
 
 from ..core.documents import Document
+from ..core.leases import Lease
 from ..core.records import Record, SyncRecord
 from ..core.states import BatchState
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
 
-__all__ = ["NewItem", "Item", "ItemRef", "Tracker", "Progress"]
+__all__ = ["NewItem", "Item", "ItemRef", "Tracker", "Progress", "CreateLog"]
 
 #: ``(key, id)`` of an item created earlier (the campaign folder's manifest keeps them)
 ItemRef = tuple[str, str]
 Progress = Callable[[int], None]
+
+
+class CreateLog(Protocol):
+    """Told about every create before it is sent and as soon as its keys are known (`create`'s journal)."""
+
+    def pending(self, idents: list[str]) -> None:
+        """These items are about to be created."""
+
+    def created(self, items: list["Item"]) -> None:
+        """These items exist (their keys and ids are known)."""
 
 
 @dataclass
@@ -88,6 +99,8 @@ class Tracker:
     name = "tracker"
     #: whether `create` should add one item per step between the campaign and its submissions
     step_items = False
+    #: seconds between writing a lease and reading it back, for trackers where two writers can race
+    lease_settle = 0.0
 
     @classmethod
     def from_config(cls, config: "Config") -> "Tracker":
@@ -103,9 +116,12 @@ class Tracker:
         raise NotImplementedError
 
     # ---- reading --------------------------------------------------------------------------------
-    def find_items(self, campaign: str, known: Mapping[str, ItemRef] | None = None) -> list[Item]:
+    def find_items(self, campaign: str, known: Mapping[str, ItemRef] | None = None,
+                   since: float | None = None) -> list[Item]:
         """Every item of a campaign, in bulk; ``known`` (ident -> ref) names items created earlier, which
-        are returned even if the tracker's search does not show them yet."""
+        are returned even if the tracker's search does not show them yet; ``since`` (epoch seconds) says
+        items may have been created then whose keys were never learnt: a tracker whose search lags
+        behind its writes waits until its search shows them."""
         raise NotImplementedError
 
     def get_item(self, key: str) -> Item | None:
@@ -117,8 +133,10 @@ class Tracker:
         raise NotImplementedError
 
     # ---- writing --------------------------------------------------------------------------------
-    def ensure_items(self, items: list[NewItem], progress: Progress | None = None) -> list[Item]:
-        """Create the items that do not exist yet (an existing ident is returned, never duplicated)."""
+    def ensure_items(self, items: list[NewItem], progress: Progress | None = None,
+                     journal: CreateLog | None = None) -> list[Item]:
+        """Create the items that do not exist yet (an existing ident is returned, never duplicated);
+        ``journal`` is told before each create and as soon as keys are known."""
         raise NotImplementedError
 
     def update_item(self, key: str, title: str | None = None, body: Document | None = None) -> None:
@@ -162,6 +180,15 @@ class Tracker:
 
     def link(self, key: str, other: str, relation: str) -> None:
         """Link two items (``relation`` such as ``rescues``); linking twice changes nothing."""
+        raise NotImplementedError
+
+    # ---- leases ---------------------------------------------------------------------------------
+    def read_lease(self, key: str) -> Lease | None:
+        """The lease stored on an item (live or not), read directly (never from a lagging index)."""
+        raise NotImplementedError
+
+    def write_lease(self, key: str, lease: Lease) -> None:
+        """Store a lease on an item, replacing the one there."""
         raise NotImplementedError
 
     def close(self) -> None:

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 from ..core.documents import Document
+from ..core.leases import Lease
 from ..core.records import Record, SyncRecord, record_from_json
 from ..core.states import BatchState
 from ..errors import TrackerError
 from . import markdown
-from .base import Item, ItemRef, NewItem, Progress, Tracker
+from .base import CreateLog, Item, ItemRef, NewItem, Progress, Tracker
 from .local_settings import SETTINGS
 from .local_migrate import SCHEMA_VERSION, migrate
 
@@ -79,6 +80,10 @@ CREATE TABLE IF NOT EXISTS history (
     old TEXT,
     new TEXT,
     at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (
+    key TEXT PRIMARY KEY,
+    lease TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS links (
     key TEXT NOT NULL,
@@ -155,7 +160,8 @@ class LocalTracker(Tracker):
             raise TrackerError(f"{self.describe()}: no ticket {key}")
         return row
 
-    def find_items(self, campaign: str, known: Mapping[str, ItemRef] | None = None) -> list[Item]:
+    def find_items(self, campaign: str, known: Mapping[str, ItemRef] | None = None,
+                   since: float | None = None) -> list[Item]:
         rows = self.db.execute("SELECT * FROM tickets WHERE campaign = ? ORDER BY num", (campaign,)).fetchall()
         return [self._item(r) for r in rows]
 
@@ -179,8 +185,11 @@ class LocalTracker(Tracker):
         return [r["body"] for r in self.db.execute("SELECT body FROM comments WHERE key = ? ORDER BY id", (key,))]
 
     # ---- writing --------------------------------------------------------------------------------
-    def ensure_items(self, items: list[NewItem], progress: Progress | None = None) -> list[Item]:
+    def ensure_items(self, items: list[NewItem], progress: Progress | None = None,
+                     journal: CreateLog | None = None) -> list[Item]:
         out = []
+        if journal:
+            journal.pending([i.ident for i in items])
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             for item in items:
@@ -197,6 +206,8 @@ class LocalTracker(Tracker):
                 out.append(self._item(row))
                 if progress:
                     progress(1)
+        if journal:
+            journal.created(out)
         return out
 
     @staticmethod
@@ -278,6 +289,14 @@ class LocalTracker(Tracker):
         """``(relation, other key)`` of the links from an item."""
         return [(r["relation"], r["other"]) for r in self.db.execute(
             "SELECT relation, other FROM links WHERE key = ? ORDER BY created, other", (key,))]
+
+    def read_lease(self, key: str) -> Lease | None:
+        row = self.db.execute("SELECT lease FROM leases WHERE key = ?", (key,)).fetchone()
+        return Lease.from_json(json.loads(row["lease"])) if row else None
+
+    def write_lease(self, key: str, lease: Lease) -> None:
+        self._write(key, "INSERT INTO leases (key, lease) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET lease = excluded.lease",
+                    (key, json.dumps(lease.to_json(), sort_keys=True)))
 
     def close(self) -> None:
         self.db.close()

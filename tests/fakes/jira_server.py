@@ -15,7 +15,9 @@ import email.parser
 import email.policy
 import itertools
 import json
+import os
 import re
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -80,6 +82,7 @@ class Issue:
     comments: list[dict] = field(default_factory=list)
     attachments: list[dict] = field(default_factory=list)
     hidden_for: int = 0  # searches for which it is still invisible (Cloud eventual consistency)
+    hidden_until: float = 0.0  # and the time until which it is (Cloud's index lag, in time)
 
 
 class FakeJira(Loopback):
@@ -95,12 +98,16 @@ class FakeJira(Loopback):
         Key of the one project.
     lag : `int`
         Cloud only: searches a new issue stays invisible to, unless named in ``reconcileIssues``.
+    lag_seconds : `float`
+        Cloud only: seconds a new issue stays invisible to searches, unless named in ``reconcileIssues``
+        (both hold: an issue shows once both are over).
     """
 
     def __init__(self, flavour: str = "cloud", user: str = "jdoe@example.org", token: str = "tok-secret",
-                 project: str = "CAMP", lag: int = 2, latency: float = 0.0):
+                 project: str = "CAMP", lag: int = 2, latency: float = 0.0, lag_seconds: float = 0.0):
         self.flavour, self.user, self.token, self.project_key = flavour, user, token, project
-        self.lag, self.latency = lag, latency
+        self.lag, self.latency, self.lag_seconds = lag, latency, lag_seconds
+        self.kill: tuple[int, int] | None = None  # (request number, pid): see `kill_after`
         self.issues: dict[str, Issue] = {}
         self.ids = itertools.count(10001)
         self.numbers = itertools.count(1)
@@ -121,6 +128,11 @@ class FakeJira(Loopback):
     def inject(self, method: str, path: str, kind: str, times: int = 1, retry_after: str | None = "1") -> None:
         """Make the next ``times`` matching requests fail with ``kind``."""
         self.faults.append(Fault(method.upper(), path, kind, times, retry_after))
+
+    def kill_after(self, number: int, pid: int) -> None:
+        """Apply request ``number`` (counted from 1 in the log), then SIGKILL process ``pid`` instead of
+        answering: a client killed while its write was in flight, whose answer is lost with it."""
+        self.kill = (number, pid)
 
     def requests(self, method: str | None = None, path: str = "") -> list[dict]:
         """Logged requests, optionally filtered by method and a path regex."""
@@ -281,9 +293,11 @@ class FakeJira(Loopback):
         type_id, fields, props = self.validate_new(body)
         fields.setdefault("labels", [])
         fields.setdefault("description", None)
+        fields["created"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}+0000"
         number = next(self.numbers)
         issue = Issue(next(self.ids), f"{self.project_key}-{number}", type_id, fields,
-                      properties={p["key"]: p["value"] for p in props}, hidden_for=self.lag if self.cloud else 0)
+                      properties={p["key"]: p["value"] for p in props}, hidden_for=self.lag if self.cloud else 0,
+                      hidden_until=time.time() + self.lag_seconds if self.cloud else 0.0)
         self.issues[issue.key] = issue
         return issue
 
@@ -329,7 +343,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         record = {"method": method, "path": path, "query": query, "body": raw, "headers": dict(self.headers)}
-        fake.log.append(record)
+        with fake.lock:
+            fake.log.append(record)
+            record["n"] = len(fake.log)
         if fake.latency:
             time.sleep(fake.latency)
         fault = None
@@ -358,6 +374,11 @@ class _Handler(BaseHTTPRequestHandler):
         except HttpError as exc:
             status, body, headers, rawbody, ctype = exc.status, exc.body, exc.headers, None, "application/json;charset=UTF-8"
         record["status"], record["response"] = status, body
+        if fake.kill and fake.kill[0] == record["n"]:
+            os.kill(fake.kill[1], signal.SIGKILL)
+            fake.kill = None
+            self.close_connection = True
+            return
         if fault and fault.kind == "lost":
             self.close_connection = True
             return
@@ -551,6 +572,8 @@ class _Handler(BaseHTTPRequestHandler):
             for issue in matches:
                 if issue.hidden_for > 0 and str(issue.id) not in reconcile:
                     issue.hidden_for -= 1
+                    continue
+                if issue.hidden_until > time.time() and str(issue.id) not in reconcile:
                     continue
                 visible.append(issue)
             only_keys = fields is not None and set(fields) <= {"id", "key"}

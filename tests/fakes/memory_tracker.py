@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from jiracampaign.core.documents import Document
+from jiracampaign.core.leases import Lease
 from jiracampaign.core.records import Record, SyncRecord, record_from_json
 from jiracampaign.core.states import BatchState
 from jiracampaign.errors import TrackerError
@@ -44,6 +45,7 @@ class Stored:
     notes: list[tuple[str | None, Document, str]] = field(default_factory=list)  # (slot, document, Markdown)
     sync: dict | None = None
     links: set[tuple[str, str]] = field(default_factory=set)      # (relation, other key)
+    lease: dict | None = None
     states: list[str] = field(default_factory=list)               # every run state shown, in order
 
 
@@ -85,7 +87,8 @@ class MemoryTracker(Tracker):
         self.writes.append((method, key))
 
     # ---- reading --------------------------------------------------------------------------------------
-    def find_items(self, campaign: str, known: Mapping[str, ItemRef] | None = None) -> list[Item]:
+    def find_items(self, campaign: str, known: Mapping[str, ItemRef] | None = None,
+                   since: float | None = None) -> list[Item]:
         keys = {s.key for s in self.items.values() if s.campaign == campaign}
         keys |= {key for key, _ in (known or {}).values() if key in self.items}
         return [self._item(self.items[k]) for k in sorted(keys, key=lambda k: int(k.split("-")[1]))]
@@ -98,7 +101,9 @@ class MemoryTracker(Tracker):
                 and (campaign is None or s.campaign == campaign)]
 
     # ---- writing --------------------------------------------------------------------------------------
-    def ensure_items(self, items: list[NewItem], progress: Progress | None = None) -> list[Item]:
+    def ensure_items(self, items: list[NewItem], progress: Progress | None = None, journal=None) -> list[Item]:
+        if journal:
+            journal.pending([i.ident for i in items])
         by_ident = {s.ident: s for s in self.items.values()}
         out = []
         for new in items:
@@ -112,6 +117,8 @@ class MemoryTracker(Tracker):
             out.append(self._item(stored))
             if progress:
                 progress(1)
+        if journal:
+            journal.created(out)
         return out
 
     def update_item(self, key: str, title: str | None = None, body: Document | None = None) -> None:
@@ -169,6 +176,13 @@ class MemoryTracker(Tracker):
         if (relation, other) not in links:
             links.add((relation, other))
             self._wrote("link", key)
+
+    def read_lease(self, key: str):
+        return Lease.from_json(self._get(key).lease)
+
+    def write_lease(self, key: str, lease) -> None:
+        self._get(key).lease = lease.to_json()
+        self._wrote("write_lease", key)
 
     def close(self) -> None:
         self.closed += 1

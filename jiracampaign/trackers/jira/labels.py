@@ -6,13 +6,15 @@ from __future__ import annotations
 from ...core.records import CampaignRecord, StepRecord, SubmissionRecord
 from ..base import NewItem
 
-__all__ = ["PROPERTY", "SYNC_PROPERTY", "LABEL", "EPIC_LABEL", "campaign_label", "ident_label", "labels_of",
+__all__ = ["PROPERTY", "SYNC_PROPERTY", "LEASE_PROPERTY", "LABEL", "EPIC_LABEL", "RETIRED_LABEL", "campaign_label", "ident_label", "labels_of",
            "marker_line"]
 
 PROPERTY = "jiracampaign"  # issue property holding an item's record
 SYNC_PROPERTY = "jiracampaign.sync"  # issue property holding what sync last wrote to a submission
+LEASE_PROPERTY = "jiracampaign.lease"  # issue property on an epic: who is creating or syncing it now
 LABEL = "jiracampaign"  # on every ticket jiracampaign creates
 EPIC_LABEL = "jc-epic"  # on campaign epics, so sync finds them with one search
+RETIRED_LABEL = "jc-retired"  # replaces the others on an epic created twice by a race (the older one is kept)
 
 
 def campaign_label(campaign_id: str) -> str:

@@ -17,6 +17,8 @@ SETTINGS: tuple[Key, ...] = (
         Key("token_env", "str", "Name of the environment variable holding the API token or PAT (never the token itself)."),
         Key("keyring_service", "str", "OS keyring service under which `jiracampaign login` stores the token."),
         Key("timeout", "posint", "Seconds before a JIRA request times out."),
+        Key("index_lag", "number", "Cloud: seconds a new ticket may take to show in searches; a `create` that was "
+            "interrupted, or that finds another's recent create, waits this long before searching."),
         Key("max_retries", "int", "Retries on 429, 5xx, timeouts and lost connections (writes are checked before being repeated)."),
         Key("hierarchy", "str", "`task`: epic -> one task per submission; `subtask`: epic -> one task per step -> one sub-task per submission.",
             choices=("task", "subtask")),

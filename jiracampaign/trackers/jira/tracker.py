@@ -11,20 +11,24 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections import deque
+from datetime import datetime
 from typing import Any, Mapping
 
 from jira.exceptions import JIRAError
 
 from ...config import Config
 from ...core.documents import Document
+from ...core.leases import Lease
 from ...core.records import Record, RecordError, SyncRecord, record_from_json
 from ...core.states import BatchState
 from ...errors import ConfigError, TrackerError
-from ..base import Item, ItemRef, NewItem, Progress, Tracker
+from ..base import CreateLog, Item, ItemRef, NewItem, Progress, Tracker
 from . import wiki
 from .client import JiraClient
-from .labels import EPIC_LABEL, LABEL, PROPERTY, SYNC_PROPERTY, campaign_label, ident_label, labels_of, marker_line
+from .labels import (EPIC_LABEL, LABEL, LEASE_PROPERTY, PROPERTY, RETIRED_LABEL, SYNC_PROPERTY, campaign_label,
+                     ident_label, labels_of, marker_line)
 from .credentials import find_secret
 from .settings import SETTINGS
 from .setup import discover
@@ -35,7 +39,18 @@ __all__ = ["JiraTracker", "marker_line", "PROPERTY", "SYNC_PROPERTY", "LABEL", "
 log = logging.getLogger(__name__)
 
 BULK = 50
-FIELDS = ["summary", "status", "labels", "attachment", "issuetype", "parent"]  # not description: large, rarely needed
+FIELDS = ["summary", "status", "labels", "attachment", "issuetype", "parent", "created"]  # not description: large
+PROPERTIES = [PROPERTY, SYNC_PROPERTY, LEASE_PROPERTY]
+
+
+def _epoch(stamp: str | None) -> float:
+    """JIRA's ``2026-12-01T17:42:43.000+0000`` as epoch seconds (0 when absent or unreadable)."""
+    try:
+        return datetime.strptime(stamp or "", "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+    except ValueError:
+        return 0.0
+
+
 class JiraTracker(Tracker):
     """Tracker on a JIRA server.
 
@@ -52,19 +67,27 @@ class JiraTracker(Tracker):
         ``epic_link_field``, ``epic_name_field``); missing ones are discovered when needed.
     consistency_checks : `int`
         Searches made to confirm whether a write whose answer was lost happened (Cloud search lags).
+    index_lag : `float`
+        Cloud: seconds a new issue may stay out of search results; a search that must be complete
+        (before creating what it does not find) waits until the writes it knows of are this old.
     """
 
     name = "jira"
     settings = SETTINGS
 
     def __init__(self, client: JiraClient, project: str, hierarchy: str = "task", ids: dict | None = None,
-                 consistency_checks: int = 4, statuses: Mapping[BatchState, list[str]] | None = None):
+                 consistency_checks: int = 4, statuses: Mapping[BatchState, list[str]] | None = None,
+                 index_lag: float = 5.0):
         self.client, self.project, self.hierarchy = client, project, hierarchy
+        self.index_lag = float(index_lag) if client.cloud else 0.0
+        self.lease_settle = 1.0  # until a lease read has measured the round trip
         self.ids = {k: v for k, v in (ids or {}).items() if v}
         self.consistency_checks = consistency_checks
         self.statuses = dict(statuses or {})
         self.items: dict[str, Item] = {}  # by key: what this process has seen
         self.written: deque[str] = deque(maxlen=50)  # ids to reconcile in Cloud searches
+        self.created: dict[str, float] = {}  # key -> creation time (epoch), as the server says
+        self.leases: dict[str, Lease | None] = {}  # key -> lease read with the item
 
     @property
     def step_items(self) -> bool:  # type: ignore[override]
@@ -81,7 +104,8 @@ class JiraTracker(Tracker):
                             flavour=config.get("jira.flavour"))
         ids = {k: config.get(f"jira.{k}") for k in ("epic_type", "task_type", "subtask_type", "epic_link_field",
                                                      "epic_name_field")}
-        return cls(client, project, config.get("jira.hierarchy"), ids, statuses=status_targets(config))
+        return cls(client, project, config.get("jira.hierarchy"), ids, statuses=status_targets(config),
+                   index_lag=config.get("jira.index_lag"))
 
     def describe(self) -> str:
         return f"JIRA {'Cloud' if self.client.cloud else 'Data Center'} {self.client.server} project {self.project}"
@@ -115,6 +139,11 @@ class JiraTracker(Tracker):
             record = record_from_json(properties.get(PROPERTY) or {})
         except RecordError as exc:
             raise TrackerError(f"{raw.get('key')}: {exc}") from None
+        try:
+            self.leases[raw["key"]] = Lease.from_json(properties.get(LEASE_PROPERTY))
+        except RecordError:
+            self.leases[raw["key"]] = None
+        self.created[raw["key"]] = _epoch(fields.get("created"))
         status = fields.get("status") or {}
         parent = (fields.get("parent") or {}).get("key") or fields.get(self.ids.get("epic_link_field", ""), None)
         item = Item(
@@ -129,12 +158,39 @@ class JiraTracker(Tracker):
     def _search(self, jql: str, reconcile: list[int] | None = None) -> list[Item]:
         """Items matching ``jql``; Cloud is asked to reconcile ``reconcile`` (default: the ids written here)."""
         ids = list(self.written) if reconcile is None else reconcile
-        found = (self._item(raw) for raw in self.client.search(jql, self._fields(), [PROPERTY, SYNC_PROPERTY], ids))
+        found = (self._item(raw) for raw in self.client.search(jql, self._fields(), PROPERTIES, ids))
         return [t for t in found if t is not None]
 
-    def find_items(self, campaign: str, known: Mapping[str, ItemRef] | None = None) -> list[Item]:
+    def _wait_for_index(self, written: float) -> bool:
+        """Sleep until a write at ``written`` (epoch) shows in Cloud searches; whether there was a wait."""
+        left = written + self.index_lag - time.time()
+        if left <= 0:
+            return False
+        log.info("waiting %.1f s for JIRA's search index to show tickets created %.1f s ago", left,
+                 time.time() - written)
+        self.client.sleep(left)
+        return True
+
+    def find_items(self, campaign: str, known: Mapping[str, ItemRef] | None = None,
+                   since: float | None = None) -> list[Item]:
         """One search by the campaign's label, then the ``known`` items it does not show yet (Cloud's
-        search lags behind writes), read by key with ``reconcileIssues``."""
+        search lags behind writes), read by key with ``reconcileIssues``.
+
+        With ``since`` (a complete read, before creating what is missing), Cloud first waits until a
+        create at ``since`` shows in searches, and searches again after a wait when it finds tickets
+        of the campaign created by someone else within the index lag (their siblings may not show yet).
+        """
+        if since:
+            self._wait_for_index(since)
+        found = self._find(campaign, known)
+        if since is not None and self.index_lag:
+            mine = {key for key, _ in (known or {}).values()}
+            recent = max((self.created.get(t.key, 0.0) for t in found if t.key not in mine), default=0.0)
+            if self._wait_for_index(recent):
+                found = self._find(campaign, known)
+        return found
+
+    def _find(self, campaign: str, known: Mapping[str, ItemRef] | None) -> list[Item]:
         found = self._search(f'project = "{self.project}" AND labels = "{campaign_label(campaign)}" ORDER BY key ASC')
         seen = {t.ident for t in found}
         unseen = [ref for ident, ref in (known or {}).items() if ident not in seen]
@@ -148,7 +204,7 @@ class JiraTracker(Tracker):
     def get_item(self, key: str) -> Item | None:
         try:
             raw = self.client.raw("GET", f"issue/{key}", {"fields": ",".join(self._fields()),
-                                                          "properties": f"{PROPERTY},{SYNC_PROPERTY}"})
+                                                          "properties": ",".join(PROPERTIES)})
         except JIRAError as exc:
             if exc.status_code == 404:
                 return None
@@ -198,13 +254,15 @@ class JiraTracker(Tracker):
         self.items[key] = created
         return created
 
-    def ensure_items(self, items: list[NewItem], progress: Progress | None = None) -> list[Item]:
+    def ensure_items(self, items: list[NewItem], progress: Progress | None = None,
+                     journal: CreateLog | None = None) -> list[Item]:
         known = {t.ident: t for t in self.items.values()}
         result: dict[str, Item] = {i.ident: known[i.ident] for i in items if i.ident in known}
         failures: list[str] = []
         todo = [i for i in items if i.ident not in result]
         for start in range(0, len(todo), BULK):
             pending = todo[start:start + BULK]
+            chunk_items = list(pending)
 
             def verify() -> dict | None:
                 """After a lost answer: the items that exist now; `None` (send the rest again) unless all do."""
@@ -213,6 +271,8 @@ class JiraTracker(Tracker):
                 pending[:] = [i for i in pending if i.ident not in found]
                 return None if pending else {"issues": [], "errors": []}
 
+            if journal:
+                journal.pending([i.ident for i in pending])
             body = self.client.call("create tickets", lambda: self._bulk({"issueUpdates": [self._payload(i) for i in pending]}),
                                     idempotent=False, verify=verify)
             created = iter(body.get("issues") or [])
@@ -226,12 +286,36 @@ class JiraTracker(Tracker):
                 else:
                     issue = next(created)
                     result[item.ident] = self._created(item, issue["key"], str(issue["id"]))
+            if journal:
+                journal.created([result[i.ident] for i in chunk_items if i.ident in result])
             if progress:
                 progress(len(pending) - len(errors))
         if failures:
             raise TrackerError(f"JIRA refused {len(failures)} of {len(items)} tickets (the others were created): "
                                + " | ".join(failures[:3]) + (" | ..." if len(failures) > 3 else ""))
+        for item in todo:
+            if item.kind == "campaign" and item.ident in result:
+                result[item.ident] = self._first_campaign(item, result[item.ident], journal)
         return [result[i.ident] for i in items]
+
+    def _first_campaign(self, new: NewItem, mine: Item, journal: CreateLog | None) -> Item:
+        """Two creates of one campaign a moment apart (neither seeing the other's epic yet) each made an
+        epic: once the index shows both, the older one is kept by both and the newer one retired."""
+        self._wait_for_index(time.time())
+        same = [t for t in self._search(f'project = "{self.project}" AND labels = "{ident_label(new.ident)}" '
+                                        f'ORDER BY key ASC', [int(mine.id)]) if t.ident == new.ident]
+        first = min(same + [mine], key=lambda t: int(t.id or 0))
+        if first.key == mine.key:
+            return mine
+        note = f"{mine.key} duplicates {first.key}, created a moment earlier for campaign {new.ident}: retired"
+        self.client.put("retire duplicate", f"issue/{mine.key}",
+                        {"fields": {"labels": [LABEL, RETIRED_LABEL],
+                                    "summary": f"[duplicate of {first.key}] {new.title}"[:250]}})
+        self.items.pop(mine.key, None)
+        log.warning("%s", note)
+        if journal:
+            journal.created([first])
+        return first
 
     def _bulk(self, payload: dict) -> dict:
         try:
@@ -370,6 +454,29 @@ class JiraTracker(Tracker):
         return any((link.get("type") or {}).get("name", "").casefold() == relation.casefold()
                    and other in ((link.get("outwardIssue") or {}).get("key"), (link.get("inwardIssue") or {}).get("key"))
                    for link in (raw.get("fields") or {}).get("issuelinks") or [])
+
+    # ---- leases ---------------------------------------------------------------------------------------
+    def read_lease(self, key: str) -> Lease | None:
+        """The lease property, read by key (consistent); how long that took sets `lease_settle`: three
+        round trips, so a competing writer that read before our write has written by our read-back."""
+        started = time.monotonic()
+        try:
+            raw = self.client.raw("GET", f"issue/{key}/properties/{LEASE_PROPERTY}")
+        except JIRAError as exc:
+            if exc.status_code == 404:
+                self.lease_settle = max(0.1, 3 * (time.monotonic() - started))
+                return None
+            raise self.client.error("read lease", exc) from None
+        self.lease_settle = max(0.1, 3 * (time.monotonic() - started))
+        try:
+            return Lease.from_json((raw.json() or {}).get("value"))
+        except RecordError as exc:
+            log.warning("%s: unreadable lease ignored (%s)", key, exc)
+            return None
+
+    def write_lease(self, key: str, lease: Lease) -> None:
+        self.client.put("write lease", f"issue/{key}/properties/{LEASE_PROPERTY}", lease.to_json())
+        self.leases[key] = lease
 
     def close(self) -> None:
         self.client.close()
