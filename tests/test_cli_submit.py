@@ -82,6 +82,11 @@ def test_bps_that_cannot_run_fails_once_before_any_ticket_is_touched(camp):
         "the LSST stack (bps on PATH) or set bps.command to a command that runs bps; no ticket was changed"]
     assert camp.tracker_writes() == writes
 
+    quote = camp.run("--set", "bps.command=bps 'unclosed", "submit", str(DEMO), "--step", "step1")
+    assert quote.exit_code == 1 and quote.stderr.strip().splitlines() == [
+        "Error: cannot submit: bps.command is 'bps 'unclosed', which cannot be read as a command line "
+        "(no closing quotation); no ticket was changed"]
+
     calls = camp.tmp / "calls.log"
     camp.env.update({"FAKE_BPS_BROKEN": "1", "FAKE_BPS_CALLS": str(calls)})
     broken = camp.run("submit", str(DEMO), "--step", "step1")

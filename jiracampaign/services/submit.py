@@ -193,8 +193,11 @@ class Submitter:
                  run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), secrets: tuple[str, ...] = ()):
         self.tracker, self.folder, self.source_for = tracker, Path(folder), source_for
-        self.command_text = command
-        self.command, self.runner, self.clock = shlex.split(command or ""), run, clock
+        self.command_text, self.runner, self.clock = command, run, clock
+        try:
+            self.command, self.command_problem = shlex.split(command or ""), ""
+        except ValueError as exc:  # an unbalanced quote
+            self.command, self.command_problem = [], str(exc).lower()
         self.secrets = secrets
         manifest = read_manifest(self.folder) if self.folder.is_dir() else None
         self.files = {e["id"]: self.folder / e["file"] for e in (manifest or {}).get("submissions", [])}
@@ -274,6 +277,9 @@ class Submitter:
         """
         what = f"bps.command is '{self.command_text}'"
         fix = "set up the LSST stack (bps on PATH) or set bps.command to a command that runs bps; no ticket was changed"
+        if self.command_problem:
+            raise JiraCampaignError(f"cannot submit: {what}, which cannot be read as a command line "
+                                    f"({self.command_problem}); no ticket was changed")
         if not self.command:
             raise JiraCampaignError(f"cannot submit: bps.command is empty: {fix}")
         exe = self.command[0]
