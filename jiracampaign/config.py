@@ -39,6 +39,9 @@ CONFIG_KEYS: tuple[Key, ...] = (
         *(Key(f"{state}_status", "str", f"Ticket status(es) for a run {meaning}; comma-separated, the first reachable wins.")
           for state, meaning in _RUN_STATES),
         Key("known_errors", "str", "YAML file of your own known errors, tried before the packaged ones (see docs/sync.md)."),
+        Key("check_minutes", "number", "How often (at most) a sync reads every ticket of a campaign to correct a status "
+            "that does not show its run's state and fold notes or digests written twice; in between, an idle sync "
+            "reads only the campaign ticket and its digest."),
         Key("lease_minutes", "number", "How long a sync's lease on a campaign lasts at most: another machine's sync skips "
             "the campaign while it is live (a finished sync releases it at once)."),
     )),

@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,8 @@ def _recorder(mode: str) -> vcr.VCR:
 def setting(monkeypatch, tmp_path):
     """Where the flows run: live JIRA, a fake being recorded, or the recorded cassettes."""
     monkeypatch.setattr(time, "sleep", lambda s: None)
+    # a replayed lease read-back returns the recorded lease: its owner (a random id) must be the same one
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID("00000000-0000-4000-8000-00000000cafe"))
     if all(LIVE.values()):
         if RECORD:  # vcrpy's "all" mode appends to a cassette; start afresh
             for stale in HERE.glob("*.yaml"):

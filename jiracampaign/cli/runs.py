@@ -176,6 +176,10 @@ def _print_sync(report, dry_run: bool, fmt: str) -> None:
         click.echo(f"Deferred: {key} {run}: {what}", err=True)
     for key, run, what in report.attention:
         click.echo(f"Attention: {key} {run} is {what}", err=True)
+    for key, campaign, holder in report.busy:
+        click.echo(f"Skipped: {key} (campaign {campaign}): another sync holds its lease: {holder}", err=True)
+    for text in report.tidied:
+        click.echo(f"Folded: {text}", err=True)
     for problem in report.problems:
         click.echo(f"Problem: {problem}", err=True)
     verb = "would write" if dry_run else "wrote"

@@ -65,14 +65,15 @@ def entry_for(key: str, ident: str, record: SubmissionRecord, synced: SyncRecord
 class SyncState:
     """Every submitted run of one campaign, keyed by ticket."""
 
-    def __init__(self, campaign: str, entries: Iterable[Entry] = ()):
+    def __init__(self, campaign: str, entries: Iterable[Entry] = (), checked: str = ""):
         self.campaign = campaign
         self.entries: dict[str, Entry] = {e.key: e for e in entries}
+        self.checked = checked  # when a sync last compared every ticket with its run (ISO 8601, UTC)
 
     def to_bytes(self) -> bytes:
         rows = [[getattr(e, name) for name in _FIELDS] for e in sorted(self.entries.values(), key=lambda e: e.ident)]
-        text = json.dumps({"version": VERSION, "campaign": self.campaign, "fields": _FIELDS, "entries": rows},
-                          separators=(",", ":"))
+        text = json.dumps({"version": VERSION, "campaign": self.campaign, "fields": _FIELDS, "entries": rows,
+                           "checked": self.checked}, separators=(",", ":"))
         return gzip.compress(text.encode(), mtime=0)  # same content, same bytes
 
     @classmethod
@@ -82,6 +83,6 @@ class SyncState:
             body = json.loads(gzip.decompress(data))
             names = body["fields"]
             entries = [Entry(**{n: v for n, v in zip(names, row) if n in _FIELDS}) for row in body["entries"]]
-            return cls(body["campaign"], entries)
+            return cls(body["campaign"], entries, str(body.get("checked") or ""))
         except (OSError, ValueError, KeyError, TypeError, EOFError):
             return None

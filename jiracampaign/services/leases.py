@@ -17,12 +17,9 @@ from typing import Callable
 from ..core.leases import Lease, new_lease
 from ..trackers.base import Tracker
 
-__all__ = ["take_lease", "release_lease", "wait_for_lease", "in_force", "UNREAD"]
+__all__ = ["take_lease", "release_lease", "wait_for_lease", "in_force"]
 
 log = logging.getLogger(__name__)
-
-UNREAD = object()  # `take_lease`: read the current lease first
-
 
 def in_force(lease: Lease | None, now: float | None = None) -> bool:
     """Whether ``lease`` still keeps others out: live, and not held by a dead process of this host."""
@@ -38,20 +35,25 @@ def in_force(lease: Lease | None, now: float | None = None) -> bool:
     return True
 
 
-def take_lease(tracker: Tracker, key: str, purpose: str, ttl: float, current: object = UNREAD,
-               sleep: Callable[[float], None] = time.sleep) -> tuple[Lease | None, Lease | None]:
+def take_lease(tracker: Tracker, key: str, purpose: str, ttl: float, current: Lease | None = None,
+               since: float | None = None, sleep: Callable[[float], None] | None = None) -> tuple[Lease | None, Lease | None]:
     """Take the lease on item ``key`` for ``ttl`` seconds.
 
-    Returns ``(ours, other)``: our lease if taken, else `None` and the lease in force (another
-    process's); ``current`` is the lease already read with the item, if it was.
+    Returns ``(ours, other)``: our lease if taken, else `None` and the lease that keeps us out: one in
+    force, or, with ``since`` (when the caller read what it is about to write over), one released
+    after it (its holder wrote since). ``current`` is the lease read with the item: when it is in
+    force, no request is made; otherwise the lease is read again just before it is written.
     """
-    before = tracker.read_lease(key) if current is UNREAD else current
-    if in_force(before):  # type: ignore[arg-type]
-        return None, before  # type: ignore[return-value]
+    if in_force(current):
+        return None, current
+    before = tracker.read_lease(key)
+    if in_force(before) or (before and since and before.released and before.released > since
+                            and before.owner != (current.owner if current else None)):
+        return None, before
     mine = new_lease(purpose, ttl)
     tracker.write_lease(key, mine)
     if tracker.lease_settle:
-        sleep(tracker.lease_settle)
+        (sleep or time.sleep)(tracker.lease_settle)
         now = tracker.read_lease(key)
         if now is None or now.owner != mine.owner:
             log.info("%s: lease taken a moment earlier by %s", key, now.describe() if now else "someone")

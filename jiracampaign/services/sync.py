@@ -11,7 +11,9 @@ entry as it was, so the next sync tries again.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
@@ -19,15 +21,17 @@ from typing import Callable
 from ..config import Config, data_dir
 from ..core import texts
 from ..core.known_errors import load_known_errors
+from ..core.leases import Lease
 from ..core.ledger import DIGEST_FILE, Entry, SyncState
 from ..core.records import CampaignRecord
 from ..core.runs import RunRef, RunStatus
 from ..core.states import BatchState
-from ..errors import ConfigError, JiraCampaignError, SourceError
+from ..errors import ConfigError, InputError, JiraCampaignError, SourceError
 from ..locks import hold, lock_path
 from ..plugins import SOURCES, load_class, open_source, open_tracker, source_for
 from ..sources.base import StatusSource
 from ..trackers.base import Item, Tracker
+from .leases import release_lease, take_lease
 from .ledger import ledger_from_items, load_ledger
 
 __all__ = ["Action", "SyncReport", "Syncer", "sync", "ATTENTION"]
@@ -61,6 +65,8 @@ class SyncReport:
     deferred: list[tuple[str, str, str]] = field(default_factory=list)   # key, run, what the source could not read
     source_requests: int = 0
     skipped: str = ""  # the lock another sync holds, when this pass did not run
+    busy: list[tuple[str, str, str]] = field(default_factory=list)  # key, campaign, the lease another sync holds
+    tidied: list[str] = field(default_factory=list)  # notes or files written twice, folded into one
 
 
 def sync(config: Config, campaign: str | None = None, dry_run: bool = False, full: bool = False) -> SyncReport:
@@ -96,6 +102,8 @@ class Syncer:
         self.tracker, self.config, self.clock = tracker, config, clock
         self.sources: dict[str, StatusSource] = dict(sources or {})
         self.known = load_known_errors(config.get("sync.known_errors") or None)
+        self.leases: dict[str, Lease | None] = {}  # epic key -> our lease (`None`: another sync holds it)
+        self.started = time.time()
 
     def source(self, name: str) -> StatusSource:
         if name not in self.sources:
@@ -118,23 +126,104 @@ class Syncer:
         return source_for(wms, self.config)
 
     def close(self) -> None:
+        for key, lease in self.leases.items():
+            if lease is not None:
+                try:
+                    release_lease(self.tracker, key, lease)
+                except JiraCampaignError as exc:  # it expires by itself
+                    log.warning("%s: could not release the sync lease: %s", key, exc)
+        self.leases.clear()
         for source in self.sources.values():
             source.close()
+
+    def _may_write(self, epic: Item, report: SyncReport) -> bool:
+        """Whether this sync holds (or now takes) the campaign's lease; a campaign another sync holds is
+        reported once and left to it."""
+        if epic.key not in self.leases:
+            ttl = float(self.config.get("sync.lease_minutes")) * 60
+            ours, other = take_lease(self.tracker, epic.key, "sync", ttl, current=epic.lease, since=self.started)
+            self.leases[epic.key] = ours
+            if ours is None:
+                holder = (f"{other.describe()}; released a moment ago, after this sync read the campaign: it is "
+                          f"up to date" if other and other.released else other.describe() if other else "another sync")
+                log.warning("%s (%s): skipped: %s", epic.key, epic.ident, holder)
+                report.busy.append((epic.key, epic.ident, holder))
+        return self.leases[epic.key] is not None
+
+    def _no_such_campaign(self, name: str) -> InputError:
+        names = sorted({e.ident for e in self.tracker.open_campaigns()})
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = (f"did you mean '{close[0]}'?" if close else
+                f"open campaigns: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}" if names else
+                "there are no open campaigns")
+        return InputError("--campaign", None, None, f"no open campaign '{name}' in {self.tracker.describe()}; {hint}")
+
+    def _check_due(self, state: SyncState, full: bool) -> bool:
+        if full or not state.checked:
+            return True
+        try:
+            last = datetime.fromisoformat(state.checked)
+        except ValueError:
+            return True
+        return (self.clock() - last).total_seconds() >= float(self.config.get("sync.check_minutes")) * 60
+
+    def _check(self, epic: Item, state: SyncState, items: list[Item] | None, dry_run: bool,
+               report: SyncReport) -> None:
+        """Compare every submitted ticket with its run's state (correcting one a race or a person left
+        wrong) and fold notes or files written twice."""
+        items = items if items is not None else self.tracker.find_items(epic.ident)
+        actions = []
+        for item in items:
+            entry = state.entries.get(item.key)
+            try:
+                run_state = BatchState(entry.state) if entry and entry.state else None
+            except ValueError:
+                run_state = None
+            if run_state is None or run_state is BatchState.UNKNOWN or self.tracker.shows_state(item, run_state):
+                continue
+            what = self.tracker.state_action(run_state)
+            actions.append(Action(item.key, "transition", f"{item.key}: shows {item.status or 'nothing'}, its run is "
+                                  f"{run_state.value}: {what}",
+                                  lambda e=entry, k=item.key, s=run_state: setattr(e, "status", self.tracker.set_run_state(k, s))))
+        doubles = self.tracker.tidy([epic, *items], apply=False)
+        actions += [Action(epic.key, "tidy", text) for text in doubles] if dry_run else []
+        if dry_run:
+            _execute(actions, dry_run, report)
+            return
+        if (actions or doubles) and not self._may_write(epic, report):
+            return
+        if not _execute(actions, dry_run, report):
+            return
+        if doubles:
+            try:
+                report.tidied += self.tracker.tidy([epic, *items])
+            except JiraCampaignError as exc:
+                report.problems.append(f"{epic.key}: {exc}")
+                return
+        state.checked = self.clock().isoformat(timespec="seconds")
 
     # ---- one pass -------------------------------------------------------------------------------------
     def run(self, campaign: str | None = None, dry_run: bool = False, full: bool = False) -> SyncReport:
         report = SyncReport()
+        self.started = time.time()
         now = self.clock().strftime("%Y-%m-%d %H:%M UTC")
         epics = self.tracker.open_campaigns(campaign)
+        if campaign and not epics:
+            raise self._no_such_campaign(campaign)
         report.campaigns = len(epics)
         states: dict[str, tuple[Item, SyncState]] = {}
         dirty: set[str] = set()
         for epic in epics:
             state = None if full else load_ledger(self.tracker, epic)
+            items = None
             if state is None:
-                state = ledger_from_items(epic, self.tracker.find_items(epic.ident), self.source_for)
+                items = self.tracker.find_items(epic.ident)
+                state = ledger_from_items(epic, items, self.source_for)
                 dirty.add(epic.key)
             states[epic.key] = (epic, state)
+            if self._check_due(state, full):
+                self._check(epic, state, items, dry_run, report)
+                dirty.add(epic.key)
         pending: dict[str, list[tuple[str, Entry]]] = {}
         for epic_key, (_, state) in states.items():
             for entry in state.entries.values():
@@ -159,14 +248,14 @@ class Syncer:
             for (epic_key, entry), status in zip(items, found, strict=True):
                 if status.deferred:  # what was read is written below; the rest is asked again next time
                     report.deferred.append((entry.key, entry.run_name, status.message))
-                if self._apply(states[epic_key][1], entry, status, now, dry_run, report):
+                if self._apply(states[epic_key][0], states[epic_key][1], entry, status, now, dry_run, report):
                     dirty.add(epic_key)
         for epic_key in sorted(dirty):
             epic, state = states[epic_key]
             self._finish_epic(epic, state, now, dry_run, report)
         return report
 
-    def _apply(self, state: SyncState, entry: Entry, status: RunStatus, now: str, dry_run: bool,
+    def _apply(self, epic: Item, state: SyncState, entry: Entry, status: RunStatus, now: str, dry_run: bool,
                report: SyncReport) -> bool:
         """Write what changed for one run; returns whether the ledger changed."""
         if status.state is BatchState.UNKNOWN:
@@ -204,6 +293,8 @@ class Syncer:
                                   f"{len(status.failures)} errors)",
                                   lambda: self.tracker.put_note(key, texts.failure_slot(kinds), summary)))
         actions.append(Action(key, "record", f"{key}: sync record", lambda: self.tracker.set_sync(key, new.record())))
+        if not dry_run and not self._may_write(epic, report):
+            return False
         if not _execute(actions, dry_run, report):
             return False  # the entry stays as it was: the next sync tries again
         state.entries[key] = new
@@ -216,6 +307,8 @@ class Syncer:
                           lambda: self.tracker.put_note(epic.key, texts.ROLLUP_SLOT, body)),
                    Action(epic.key, "digest", f"{epic.key}: sync digest ({len(state.entries)} runs)",
                           lambda: self.tracker.attach(epic.key, DIGEST_FILE, state.to_bytes()))]
+        if not dry_run and not self._may_write(epic, report):
+            return
         _execute(actions, dry_run, report)
 
 

@@ -86,6 +86,7 @@ class Item:
     parent: str | None = None
     id: str = ""
     sync: SyncRecord | None = None
+    lease: Lease | None = None  # campaign items: the lease stored on it when it was read
 
     @property
     def kind(self) -> str:
@@ -173,6 +174,15 @@ class Tracker:
     def set_run_state(self, key: str, state: BatchState) -> str:
         """Show that a submission's run is in ``state``; returns what the item shows now."""
         raise NotImplementedError
+
+    def shows_state(self, item: Item, state: BatchState) -> bool:
+        """Whether ``item`` shows its run in ``state`` (a later sync corrects an item that does not)."""
+        return item.status == state.value
+
+    def tidy(self, items: list[Item], apply: bool = True) -> list[str]:
+        """Fold what two writers racing may have doubled on these items (a living note posted twice, a file
+        attached twice) into one; returns what was (with ``apply`` false: would be) folded, in words."""
+        return []
 
     def state_action(self, state: BatchState) -> str:
         """What `set_run_state` would do, in words (for dry runs)."""

@@ -149,10 +149,12 @@ class LocalTracker(Tracker):
             "SELECT id, filename FROM attachments WHERE key = ? ORDER BY id", (row["key"],))}
         sync = self.db.execute("SELECT record FROM sync_records WHERE key = ?", (row["key"],)).fetchone()
         state = row["state"]
+        lease = self.read_lease(row["key"]) if row["kind"] == "campaign" else None
         return Item(key=row["key"], ident=row["ident"], title=row["summary"], record=record_from_json(json.loads(row["record"])),
                     status=state or ("closed" if row["closed"] else "open"),
                     done=bool(row["closed"]) or state in DONE_STATES, attachments=attachments, parent=row["parent"],
-                    id=str(row["num"]), sync=SyncRecord.from_json(json.loads(sync["record"])) if sync else None)
+                    id=str(row["num"]), sync=SyncRecord.from_json(json.loads(sync["record"])) if sync else None,
+                    lease=lease)
 
     def _get(self, key: str) -> sqlite3.Row:
         row = self.db.execute("SELECT * FROM tickets WHERE key = ?", (key,)).fetchone()

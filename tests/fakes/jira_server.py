@@ -223,6 +223,8 @@ class FakeJira(Loopback):
         values["project"] = {"id": "10000", "key": self.project_key, "name": "Campaigns"}
         values["status"] = self.status_json(issue.status)
         values["attachment"] = [{k: v for k, v in a.items() if k != "data"} for a in issue.attachments]
+        shown = issue.comments[:20]  # as search shows them: the first page, with the total
+        values["comment"] = {"comments": shown, "maxResults": len(shown), "total": len(issue.comments), "startAt": 0}
         values["issuelinks"] = [self.link_json(link, issue.key) for link in self.links
                                 if issue.key in (link["inward"], link["outward"])]
         if "parent" in values:
@@ -514,6 +516,9 @@ class _Handler(BaseHTTPRequestHandler):
                 if not isinstance(body.get("body"), str) or not body["body"]:
                     raise HttpError(400, messages("Comment body is not valid!"))
                 comment["body"] = body["body"]
+            if method == "DELETE":
+                issue.comments.remove(comment)
+                return 204, None, {}, None, ""
             return ok(comment)
         if mm := m(rf"{API}/issue/([^/]+)/properties/([^/]+)"):
             issue = fake.issue(mm.group(1))

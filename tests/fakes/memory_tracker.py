@@ -81,7 +81,8 @@ class MemoryTracker(Tracker):
     def _item(self, s: Stored) -> Item:
         return Item(key=s.key, ident=s.ident, title=s.title, record=record_from_json(s.record), status=s.state,
                     done=s.closed or s.state in FINISHED, attachments={name: f"{s.key}/{name}" for name in s.attachments},
-                    parent=s.parent, id=s.key.split("-")[1], sync=SyncRecord.from_json(s.sync) if s.sync else None)
+                    parent=s.parent, id=s.key.split("-")[1], sync=SyncRecord.from_json(s.sync) if s.sync else None,
+                    lease=Lease.from_json(s.lease))
 
     def _wrote(self, method: str, key: str) -> None:
         self.writes.append((method, key))
@@ -176,6 +177,12 @@ class MemoryTracker(Tracker):
         if (relation, other) not in links:
             links.add((relation, other))
             self._wrote("link", key)
+
+    def shows_state(self, item: Item, state: BatchState) -> bool:
+        return item.status == state.value
+
+    def tidy(self, items: list[Item], apply: bool = True) -> list[str]:
+        return []  # one note per slot and one file per name, by construction
 
     def read_lease(self, key: str):
         return Lease.from_json(self._get(key).lease)

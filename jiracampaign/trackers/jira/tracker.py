@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from collections import deque
 from datetime import datetime
@@ -41,6 +42,15 @@ log = logging.getLogger(__name__)
 BULK = 50
 FIELDS = ["summary", "status", "labels", "attachment", "issuetype", "parent", "created"]  # not description: large
 PROPERTIES = [PROPERTY, SYNC_PROPERTY, LEASE_PROPERTY]
+
+
+_MARKER = re.compile(re.escape(marker_line("\x00")).replace("\\x00", "(.+?)").replace("\x00", "(.+?)") + r"\s*$")
+
+
+def _marker_of(body: str) -> str | None:
+    """The slot named by a comment's marker line (its last line), if it has one."""
+    found = _MARKER.search(body)
+    return found.group(1) if found else None
 
 
 def _epoch(stamp: str | None) -> float:
@@ -87,7 +97,7 @@ class JiraTracker(Tracker):
         self.items: dict[str, Item] = {}  # by key: what this process has seen
         self.written: deque[str] = deque(maxlen=50)  # ids to reconcile in Cloud searches
         self.created: dict[str, float] = {}  # key -> creation time (epoch), as the server says
-        self.leases: dict[str, Lease | None] = {}  # key -> lease read with the item
+        self.copies: dict[str, dict[str, list[str]]] = {}  # key -> file name -> every attachment id of that name
 
     @property
     def step_items(self) -> bool:  # type: ignore[override]
@@ -140,9 +150,9 @@ class JiraTracker(Tracker):
         except RecordError as exc:
             raise TrackerError(f"{raw.get('key')}: {exc}") from None
         try:
-            self.leases[raw["key"]] = Lease.from_json(properties.get(LEASE_PROPERTY))
+            lease = Lease.from_json(properties.get(LEASE_PROPERTY))
         except RecordError:
-            self.leases[raw["key"]] = None
+            lease = None
         self.created[raw["key"]] = _epoch(fields.get("created"))
         status = fields.get("status") or {}
         parent = (fields.get("parent") or {}).get("key") or fields.get(self.ids.get("epic_link_field", ""), None)
@@ -151,7 +161,11 @@ class JiraTracker(Tracker):
             done=(status.get("statusCategory") or {}).get("key", "new") == "done",
             attachments={a["filename"]: str(a["id"]) for a in sorted(fields.get("attachment") or [], key=lambda a: int(a["id"]))},
             parent=parent, id=str(raw.get("id", "")), sync=SyncRecord.from_json(properties.get(SYNC_PROPERTY)),
+            lease=lease,
         )
+        self.copies[item.key] = {}
+        for att in fields.get("attachment") or []:
+            self.copies[item.key].setdefault(att["filename"], []).append(str(att["id"]))
         self.items[item.key] = item
         return item
 
@@ -349,7 +363,7 @@ class JiraTracker(Tracker):
 
     def attach(self, key: str, filename: str, content: bytes) -> None:
         item = self.items.get(key)
-        old = [item.attachments[filename]] if item and filename in item.attachments else []
+        old = list(self.copies.get(key, {}).get(filename) or ([item.attachments[filename]] if item and filename in item.attachments else []))
         for att_id in old:
             self.client.delete("delete attachment", f"attachment/{att_id}")
 
@@ -361,6 +375,7 @@ class JiraTracker(Tracker):
             return str(self.client.upload(f"issue/{key}/attachments", filename, content)[0]["id"])
 
         att_id = self.client.call("attach file", upload, idempotent=False, verify=verify)
+        self.copies.setdefault(key, {})[filename] = [str(att_id)]
         if item:
             item.attachments[filename] = str(att_id)
 
@@ -389,7 +404,10 @@ class JiraTracker(Tracker):
     def _upsert_comment(self, key: str, marker: str, body: str) -> str:
         tag = marker_line(marker)
         text = f"{body}\n\n{tag}"
-        existing = next((c for c in self._comments(key) if tag in (c.get("body") or "")), None)
+        same = [c for c in self._comments(key) if tag in (c.get("body") or "")]
+        for extra in same[1:]:  # posted twice by two writers racing: keep the first
+            self._delete_comment(key, extra["id"])
+        existing = same[0] if same else None
         if existing is not None:
             if existing["body"] == text:
                 return "unchanged"
@@ -402,6 +420,48 @@ class JiraTracker(Tracker):
         self.client.call("add comment", lambda: self.client.raw("POST", f"issue/{key}/comment", body={"body": text}),
                          idempotent=False, verify=verify)
         return "added"
+
+    def _delete_comment(self, key: str, comment_id: str) -> None:
+        try:
+            self.client.delete("delete duplicate comment", f"issue/{key}/comment/{comment_id}")
+        except TrackerError as exc:
+            if "404" not in str(exc):
+                raise
+
+    def shows_state(self, item: Item, state: BatchState) -> bool:
+        targets = [t.casefold() for t in self.statuses.get(state) or []]
+        return not targets or item.status.casefold() in targets
+
+    def tidy(self, items: list[Item], apply: bool = True) -> list[str]:
+        """Delete the later copies of living notes (same marker) and of same-name attachments: one search
+        per 50 items reads their comments; attachments are known from the items' own read."""
+        done: list[str] = []
+        for item in items:
+            for name, ids in (self.copies.get(item.key) or {}).items():
+                for att_id in ids[:-1]:
+                    if apply:
+                        self.client.delete("delete duplicate attachment", f"attachment/{att_id}")
+                    done.append(f"{item.key}: an older copy of {name} removed")
+                if apply and len(ids) > 1:
+                    self.copies[item.key][name] = ids[-1:]
+                    item.attachments[name] = ids[-1]
+        for start in range(0, len(items), BULK):
+            keys = ", ".join(t.key for t in items[start:start + BULK])
+            for raw in self.client.search(f'project = "{self.project}" AND key in ({keys}) ORDER BY key ASC', ["comment"]):
+                page = ((raw.get("fields") or {}).get("comment") or {})
+                comments = page.get("comments") or []
+                if page.get("total", len(comments)) > len(comments):
+                    comments = self._comments(raw["key"])
+                seen: set[str] = set()
+                for comment in comments:
+                    marker = _marker_of(comment.get("body") or "")
+                    if marker in seen:
+                        if apply:
+                            self._delete_comment(raw["key"], comment["id"])
+                        done.append(f"{raw['key']}: a second {marker} comment removed")
+                    elif marker:
+                        seen.add(marker)
+        return done
 
     def put_note(self, key: str, slot: str, body: Document) -> str:
         """One comment per slot, found by its marker line and edited in place."""
@@ -476,7 +536,8 @@ class JiraTracker(Tracker):
 
     def write_lease(self, key: str, lease: Lease) -> None:
         self.client.put("write lease", f"issue/{key}/properties/{LEASE_PROPERTY}", lease.to_json())
-        self.leases[key] = lease
+        if key in self.items:
+            self.items[key].lease = lease
 
     def close(self) -> None:
         self.client.close()
