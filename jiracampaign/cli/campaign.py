@@ -29,8 +29,9 @@ def campaign_options(fn):
 def plan(state: State, spec: str, output_dir: str | None, force: bool, fmt: str) -> None:
     """Write one BPS submit YAML per step and group, and print the plan.
 
-    Nothing outside the campaign folder changes; the folder is replaced as a whole,
-    so an error leaves the previous one intact.
+    Only jiracampaign's own files in the campaign folder are written (or removed when no longer
+    planned); bps and Parsl output there is left alone. An interrupted write is completed by the
+    next one.
 
     \b
     Example:
@@ -52,7 +53,9 @@ def create(state: State, spec: str, output_dir: str | None, force: bool, fmt: st
     """Plan the campaign and record it: an epic, and one ticket per submission with its YAML attached.
 
     Running it again changes nothing; after a spec edit it creates only the missing tickets and
-    updates the changed ones, commenting what changed. Without JIRA configured, the campaign
+    updates the changed ones, commenting what changed. A submission that ran keeps its file and
+    record: if the plan changed since, it is listed as needing a new attempt. An interrupted create
+    is resumed by running it again (nothing is created twice). Without JIRA configured, the campaign
     goes to the embedded local store.
 
     \b
@@ -69,10 +72,17 @@ def create(state: State, spec: str, output_dir: str | None, force: bool, fmt: st
 
 
 def _warnings(result) -> None:
+    from ..services.create import FROZEN
+
     for dup in result.duplicates:
         click.echo(f"Warning: {dup.key} duplicates the ticket of {dup.ident}; it is ignored (close it in the tracker).", err=True)
     for orphan in result.orphans:
         click.echo(f"Warning: {orphan.key} ({orphan.ident}) is no longer in the spec; left as it is.", err=True)
+    frozen = [row for row in result.rows if row["action"] == FROZEN]
+    for row in frozen:
+        click.echo(f"Changed after submit: {row['key']} ({row['id']}) ran with its file as it was; the spec now plans "
+                   f"it differently: it needs a new attempt (its ticket and file are kept).", err=True)
     click.echo(f"Campaign {result.campaign}: epic {result.epic} ({'created' if result.epic_created else 'existing'}) "
                f"in {result.tracker}; {result.count('created')} created, {result.count('updated')} updated, "
-               f"{result.count('unchanged')} unchanged; files in {result.folder}/", err=True)
+               f"{result.count('unchanged')} unchanged" + (f", {len(frozen)} changed after submit" if frozen else "")
+               + f"; files in {result.folder}/", err=True)
