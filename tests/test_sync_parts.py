@@ -75,7 +75,7 @@ def test_status_comment_escapes_what_panda_says():
     status = RunStatus("r", "panda", BatchState.RUNNING, raw_state="Transforming|[x|http://evil]", source_label="PanDA",
                        run_id="1", total=4, finished=1, url="https://m/tasks/?reqid=1", message="{noformat}")
     text = wiki.render(status_doc(status, entry("JC-2", "i", "s", "panda", "r]|x"), "now"))
-    assert "\\[x\\|http://evil\\]" in text and "{{r\\]\\|x}}" in text and "\\{noformat\\}" in text
+    assert "\\[x\\|http:\u200b//evil\\]" in text and "{{r\\]\\|x}}" in text and "\\{noformat\\}" in text
     assert "[this run on the PanDA monitor|https://m/tasks/?reqid=1]" in text
     assert wiki.link("x", "javascript:alert(1)") == "x"
 
