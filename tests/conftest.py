@@ -145,3 +145,18 @@ def make_panda_source(fake, sleeps, per_hour: int = 500, retries: int = 3, **kwa
     budget = RequestBudget(data_dir() / "panda-budget.sqlite", "fake", per_hour)
     client = MonitorClient(fake.url, timeout=5, max_retries=retries, budget=budget, sleep=sleeps.append)
     return PandaSource(client, **kwargs)
+
+
+def campaign_fixture(*kinds: str):
+    """A fixture giving the demo campaign's CLI wired to each of ``kinds`` of tracker (``local``,
+    ``cloud``, ``datacenter``), with the fake monitor and the stand-in bps (`tests.test_cli_sync.Campaign`)."""
+
+    @pytest.fixture(params=list(kinds))
+    def fixture(request, runner, tmp_path, monkeypatch):
+        from tests.test_cli_sync import Campaign
+
+        camp = Campaign(request.param, runner, tmp_path, monkeypatch)
+        yield camp
+        camp.close()
+
+    return fixture

@@ -6,24 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_cli_sync import Campaign
+from tests.conftest import campaign_fixture
 
 RUN = "u_jdoe_by_hand_20261124T000000Z"
 OTHER = "u_jdoe_by_hand_20261125T000000Z"
 
 
-@pytest.fixture(params=["local", "cloud", "datacenter"])
-def camp(request, runner, tmp_path, monkeypatch):
-    c = Campaign(request.param, runner, tmp_path, monkeypatch)
-    yield c
-    c.close()
+camp = campaign_fixture("local", "cloud", "datacenter")
 
 
-@pytest.fixture
-def local_camp(runner, tmp_path, monkeypatch):
-    c = Campaign("local", runner, tmp_path, monkeypatch)
-    yield c
-    c.close()
+local_camp = campaign_fixture("local")
 
 
 def finished(camp, key: str) -> None:

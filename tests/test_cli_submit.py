@@ -11,14 +11,11 @@ import sys
 import pytest
 
 from jiracampaign.core.records import RunIdentity, record_from_json
+from tests.conftest import campaign_fixture
 from tests.test_cli_sync import DEMO, FAKE_BPS, Campaign
 
 
-@pytest.fixture(params=["local", "datacenter"])
-def camp(request, runner, tmp_path, monkeypatch):
-    c = Campaign(request.param, runner, tmp_path, monkeypatch)
-    yield c
-    c.close()
+camp = campaign_fixture("local", "datacenter")
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ import re
 import sqlite3
 import sys
 
-import pytest
-
-from tests.conftest import REPO
+from tests.conftest import REPO, campaign_fixture
 from tests.fakes.panda_server import FakeBigPanda
 from tests.test_cli_create import DEMO, Env
 
@@ -84,11 +82,7 @@ class Campaign(Env):
             + db.execute("SELECT COALESCE(SUM(LENGTH(content)), 0) FROM attachments").fetchone()[0]
 
 
-@pytest.fixture(params=["local", "cloud", "datacenter"])
-def camp(request, runner, tmp_path, monkeypatch):
-    c = Campaign(request.param, runner, tmp_path, monkeypatch)
-    yield c
-    c.close()
+camp = campaign_fixture("local", "cloud", "datacenter")
 
 
 def test_submit_then_follow_a_campaign_through_every_state(camp):

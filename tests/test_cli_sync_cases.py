@@ -9,21 +9,14 @@ import pytest
 
 from jiracampaign.config import data_dir
 from jiracampaign.locks import hold as sync_lock
-from tests.test_cli_sync import DEMO, OOM, Campaign
+from tests.conftest import campaign_fixture
+from tests.test_cli_sync import DEMO, OOM
 
 
-@pytest.fixture(params=["cloud", "datacenter"])
-def jira_camp(request, runner, tmp_path, monkeypatch):
-    c = Campaign(request.param, runner, tmp_path, monkeypatch)
-    yield c
-    c.close()
+jira_camp = campaign_fixture("cloud", "datacenter")
 
 
-@pytest.fixture
-def local_camp(runner, tmp_path, monkeypatch):
-    c = Campaign("local", runner, tmp_path, monkeypatch)
-    yield c
-    c.close()
+local_camp = campaign_fixture("local")
 
 
 def running(camp) -> list[dict]:

@@ -6,9 +6,7 @@ with its file attached. Also: two creates of one campaign from different folders
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
 import time
 from collections import Counter
 

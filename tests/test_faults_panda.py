@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from jiracampaign.cli import cli
+from tests.conftest import campaign_fixture
 from tests.fakes.panda_server import FakeBigPanda
 from tests.test_cli_sync import Campaign
 from tests.test_cli_sync_cases import running
@@ -18,18 +19,10 @@ from tests.test_cli_sync_cases import running
 IDLE_SYNCS = 4
 
 
-@pytest.fixture(params=["local", "cloud", "datacenter"])
-def camp(request, runner, tmp_path, monkeypatch):
-    c = Campaign(request.param, runner, tmp_path, monkeypatch)
-    yield c
-    c.close()
+camp = campaign_fixture("local", "cloud", "datacenter")
 
 
-@pytest.fixture
-def local_camp(runner, tmp_path, monkeypatch):
-    c = Campaign("local", runner, tmp_path, monkeypatch)
-    yield c
-    c.close()
+local_camp = campaign_fixture("local")
 
 
 def transitions(camp, key) -> int:

@@ -14,17 +14,13 @@ import pytest
 
 from jiracampaign.cli import cli
 from jiracampaign.core.ledger import DIGEST_FILE
+from tests.conftest import campaign_fixture
 from tests.test_cli_create import DEMO
-from tests.test_cli_sync import Campaign
 
 REAL_SLEEP = time.sleep  # the CLI tests record sleeps instead; racing processes need real ones
 
 
-@pytest.fixture(params=["cloud", "datacenter"])
-def camp(request, runner, tmp_path, monkeypatch):
-    c = Campaign(request.param, runner, tmp_path, monkeypatch)
-    yield c
-    c.close()
+camp = campaign_fixture("cloud", "datacenter")
 
 
 def submitted(camp) -> list[str]:

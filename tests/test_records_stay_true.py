@@ -6,19 +6,13 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
+from tests.conftest import campaign_fixture
 from tests.test_cli_create import DEMO
-from tests.test_cli_sync import Campaign
 
 FROZEN = "changed after submit: needs a new attempt"
 
 
-@pytest.fixture(params=["local", "datacenter"])
-def camp(request, runner, tmp_path, monkeypatch):
-    c = Campaign(request.param, runner, tmp_path, monkeypatch)
-    yield c
-    c.close()
+camp = campaign_fixture("local", "datacenter")
 
 
 def spec(camp, text: str | None = None):

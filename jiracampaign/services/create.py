@@ -14,24 +14,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..config import Config, data_dir
 from ..core import texts
+from ..core.leases import Lease
 from ..core.model import Campaign, Submission
 from ..core.records import CampaignRecord, StepInfo, StepRecord, SubmissionRecord
 from ..planning.plan import Plan, build_plan, check_folder, write_plan
-from ..config import Config
 from ..planning.spec import LoadedSpec, load_spec
 from ..plugins import open_tracker
 from ..trackers.base import Item, NewItem, Tracker
-from ..config import data_dir
 from .items import campaign_items, folder_for
 from .journal import Journal, open_journal
-from .leases import release_lease, take_lease, wait_for_lease
+from .leases import release_lease, renew_lease, take_lease, wait_for_lease
 
 __all__ = ["CreateResult", "create", "create_from_spec", "submission_record", "campaign_record"]
 
 log = logging.getLogger(__name__)
 
-#: seconds a create's lease on its campaign lasts at most (it holds it only while creating items)
+#: seconds a create's lease on its campaign lasts unless renewed (it is renewed while the create writes)
 CREATE_LEASE_TTL = 600.0
 
 
@@ -154,28 +154,34 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
 
     step_wanted = [NewItem(f"{campaign.id}_{s.name}", campaign.id, f"{campaign.id} {s.name}", texts.step_doc(campaign, s),
                            StepRecord(campaign.id, s.name), parent=epic.key) for s in campaign.steps] if tracker.step_items else []
-    existing, new_items = _create_missing(tracker, campaign, folder, epic, existing, step_wanted, plan, progress, journal)
-    items = {t.ident: t for t in new_items} | existing
-    step_items = [items[w.ident] for w in step_wanted]
-    plan.tickets = {s.id: items[s.id].key for s in plan.submissions}
-    plan.ticket_ids = {s.id: items[s.id].id for s in plan.submissions if items[s.id].id}
-    plan.others = {t.ident: {"key": t.key, "id": t.id} for t in [epic, *step_items]}
-
+    existing, lease = _lease_if_writing(tracker, campaign, folder, epic, existing, step_wanted, plan, journal)
     result = CreateResult(campaign.id, epic.key, epic_created, tracker.describe(), Path(folder), plan=plan,
                           duplicates=duplicates)
-    created = {t.ident for t in new_items}
-    for sub in plan.submissions:
-        item, is_new = items[sub.id], sub.id in created
-        changes = _update_submission(tracker, item, plan, sub, campaign, is_new, folder)
-        if changes == [FROZEN]:
-            action, changes = FROZEN, []
-        else:
-            action = "created" if is_new else ("updated" if changes else "unchanged")
-        result.rows.append({"id": sub.id, "key": item.key, "step": sub.step,
-                            "group": f"{sub.group.index}/{sub.group.count}", "action": action,
-                            "changes": ",".join(changes), "file": sub.file})
-        if progress and not is_new:
-            progress(1)
+    try:
+        new_items = _create_missing(tracker, campaign, epic, existing, step_wanted, plan, progress, journal) if lease else []
+        items = {t.ident: t for t in new_items} | existing
+        step_items = [items[w.ident] for w in step_wanted]
+        plan.tickets = {s.id: items[s.id].key for s in plan.submissions}
+        plan.ticket_ids = {s.id: items[s.id].id for s in plan.submissions if items[s.id].id}
+        plan.others = {t.ident: {"key": t.key, "id": t.id} for t in [epic, *step_items]}
+        created = {t.ident for t in new_items}
+        for sub in plan.submissions:
+            item, is_new = items[sub.id], sub.id in created
+            changes = _update_submission(tracker, item, plan, sub, campaign, is_new, folder)
+            if changes == [FROZEN]:
+                action, changes = FROZEN, []
+            else:
+                action = "created" if is_new else ("updated" if changes else "unchanged")
+            result.rows.append({"id": sub.id, "key": item.key, "step": sub.step,
+                                "group": f"{sub.group.index}/{sub.group.count}", "action": action,
+                                "changes": ",".join(changes), "file": sub.file})
+            if progress and not is_new:
+                progress(1)
+            if lease and changes:
+                renew_lease(tracker, epic.key, lease, CREATE_LEASE_TTL)
+    finally:
+        if lease:
+            release_lease(tracker, epic.key, lease)
     planned = {s.id for s in plan.submissions}
     result.orphans = [t for t in existing.values() if t.kind == "submission" and t.ident not in planned]
     write_plan(plan, folder, force=force)
@@ -188,38 +194,56 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
 FROZEN = "changed after submit: needs a new attempt"
 
 
-def _create_missing(tracker: Tracker, campaign: Campaign, folder: Path, epic: Item, existing: dict[str, Item],
-                    step_wanted: list[NewItem], plan: Plan, progress: Callable[[int], None] | None,
-                    journal: Journal | None) -> tuple[dict[str, Item], list[Item]]:
-    """Create the step and submission items that do not exist, holding the campaign's ``create`` lease
-    meanwhile; a create elsewhere that holds it is waited for, then what it made is read again."""
+def _stale(item: Item, plan: Plan, sub: Submission, campaign: Campaign) -> bool:
+    """Whether `_update_submission` would write to ``item`` (without asking the tracker anything)."""
+    old = item.record if isinstance(item.record, SubmissionRecord) else None
+    if old is None:
+        return True
+    if old.run is not None:
+        return False  # ran: never written again
+    record = submission_record(sub, campaign, plan.file_sha(sub))
+    record.text_sha = texts.doc_sha(sub.title, texts.submission_doc(record))
+    return record != old or Path(sub.file).name not in item.attachments
+
+
+def _lease_if_writing(tracker: Tracker, campaign: Campaign, folder: Path, epic: Item, existing: dict[str, Item],
+                      step_wanted: list[NewItem], plan: Plan, journal: Journal | None) -> tuple[dict[str, Item], Lease | None]:
+    """When items are missing or out of date, take the campaign's ``create`` lease (held until this
+    create is done); a create elsewhere that holds it is waited for, then what it made is read again.
+    Returns the items found and the lease (`None`: nothing to write)."""
     while True:
-        missing_steps = [w for w in step_wanted if w.ident not in existing]
-        missing = [sub for sub in plan.submissions if sub.id not in existing]
-        if not missing_steps and not missing:
-            return existing, []
+        plan.tickets = {s.id: existing[s.id].key for s in plan.submissions if s.id in existing}
+        if all(w.ident in existing for w in step_wanted) and all(
+                s.id in existing and not _stale(existing[s.id], plan, s, campaign) for s in plan.submissions):
+            return existing, None
         lease, other = take_lease(tracker, epic.key, "create", CREATE_LEASE_TTL)
         if lease is not None:
-            break
+            return existing, lease
         written = wait_for_lease(tracker, epic.key, other)  # type: ignore[arg-type]
         found = campaign_items(tracker, campaign.id, folder, journal.refs if journal else None, since=written)
         if journal:
             journal.settled(found)
         existing = _index(found)[0]
-    try:
-        made = tracker.ensure_items(missing_steps, journal=journal) if missing_steps else []
-        parents = {s.name: epic.key for s in campaign.steps}
-        if step_wanted:
-            steps = {t.ident: t for t in made} | existing
-            parents = {s.name: steps[w.ident].key for s, w in zip(campaign.steps, step_wanted, strict=True)}
+
+
+def _create_missing(tracker: Tracker, campaign: Campaign, epic: Item, existing: dict[str, Item],
+                    step_wanted: list[NewItem], plan: Plan, progress: Callable[[int], None] | None,
+                    journal: Journal | None) -> list[Item]:
+    """Create the step and submission items that do not exist (under the campaign's lease)."""
+    missing_steps = [w for w in step_wanted if w.ident not in existing]
+    made = tracker.ensure_items(missing_steps, journal=journal) if missing_steps else []
+    parents = {s.name: epic.key for s in campaign.steps}
+    if step_wanted:
+        steps = {t.ident: t for t in made} | existing
+        parents = {s.name: steps[w.ident].key for s, w in zip(campaign.steps, step_wanted, strict=True)}
+    missing = [sub for sub in plan.submissions if sub.id not in existing]
+    if missing:
         made += tracker.ensure_items(
             [NewItem(sub.id, campaign.id, sub.title, texts.submission_doc(r := submission_record(sub, campaign, None)), r,
                      parent=parents[sub.step]) for sub in missing],
             progress=progress, journal=journal,
         )
-    finally:
-        release_lease(tracker, epic.key, lease)
-    return existing, made
+    return made
 
 
 def _update_submission(tracker: Tracker, item: Item, plan: Plan, sub: Submission, campaign: Campaign,

@@ -17,7 +17,7 @@ from typing import Callable
 from ..core.leases import Lease, new_lease
 from ..trackers.base import Tracker
 
-__all__ = ["take_lease", "release_lease", "wait_for_lease", "in_force"]
+__all__ = ["take_lease", "renew_lease", "release_lease", "wait_for_lease", "in_force"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,14 @@ def take_lease(tracker: Tracker, key: str, purpose: str, ttl: float, current: Le
             return None, now
     log.debug("%s: took the %s lease until %s", key, purpose, mine.expires)
     return mine, None
+
+
+def renew_lease(tracker: Tracker, key: str, lease: Lease, ttl: float) -> None:
+    """Extend our lease by ``ttl`` once half of it has passed (a long create keeps others waiting)."""
+    now = time.time()
+    if now > lease.expires - ttl / 2:
+        lease.expires = now + ttl
+        tracker.write_lease(key, lease)
 
 
 def release_lease(tracker: Tracker, key: str, lease: Lease) -> None:
