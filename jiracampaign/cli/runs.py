@@ -145,7 +145,9 @@ def sync(state: State, campaign, dry_run: bool, watch, full: bool, fmt: str) -> 
     """Update every submitted run's ticket from its status source: status, status comment, failure summary, roll-up.
 
     Writes only what changed since the last sync (a second run with nothing new writes nothing).
-    Safe from cron or a systemd timer: a lock keeps two syncs apart (the second one is skipped).
+    Safe from cron or a systemd timer: a lock keeps two syncs on one machine apart, and a lease on
+    each campaign ticket two machines (the second one skips the campaign and says whose lease it met).
+    Every sync.check_minutes it also corrects ticket statuses that do not show their run's state.
     Exits 1 if anything could not be read or written; runs that failed are reported, not errors.
 
     \b
