@@ -138,15 +138,16 @@ def record(state: State, key: str, run_name: str, run_id, wms: str, submit_dir, 
 @click.option("--campaign", help="Only this campaign (default: every open campaign epic).")
 @click.option("--dry-run", is_flag=True, help="Print the writes it would make; write nothing.")
 @click.option("--watch", type=click.IntRange(min=10), metavar="SECONDS", help="Repeat every SECONDS until interrupted.")
-@click.option("--full", is_flag=True, help="Rebuild each campaign's sync digest from its tickets first.")
+@click.option("--full", is_flag=True, help="Rebuild each campaign's sync digest from its tickets first, and check every ticket's status.")
 @output_options
 @click.pass_obj
 def sync(state: State, campaign, dry_run: bool, watch, full: bool, fmt: str) -> None:
     """Update every submitted run's ticket from its status source: status, status comment, failure summary, roll-up.
 
     Writes only what changed since the last sync (a second run with nothing new writes nothing).
+
     Safe from cron or a systemd timer: a lock keeps two syncs on one machine apart, and a lease on
-    each campaign ticket two machines (the second one skips the campaign and says whose lease it met).
+    each campaign ticket keeps two machines apart (the second skips the campaign, naming the holder).
     Every sync.check_minutes it also corrects ticket statuses that do not show their run's state.
     Exits 1 if anything could not be read or written; runs that failed are reported, not errors.
 
