@@ -8,6 +8,7 @@ itself, so a killed process blocks nobody for long.
 
 from __future__ import annotations
 
+import getpass
 import os
 import socket
 import time
@@ -70,7 +71,7 @@ def new_lease(purpose: str, ttl: float, now: float | None = None) -> Lease:
     """A lease for this process, valid ``ttl`` seconds."""
     now = time.time() if now is None else now
     try:
-        user = os.getlogin()
-    except OSError:
-        user = os.environ.get("USER", "?")
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid
+        user = str(os.getuid()) if hasattr(os, "getuid") else "?"
     return Lease(purpose, uuid.uuid4().hex, socket.gethostname(), os.getpid(), user, now, now + ttl)

@@ -125,14 +125,18 @@ class Syncer:
     def source_for(self, wms: str) -> str:
         return source_for(wms, self.config)
 
-    def close(self) -> None:
+    def _release(self) -> None:
+        """Release the leases this pass took (one that cannot be released expires by itself)."""
         for key, lease in self.leases.items():
             if lease is not None:
                 try:
                     release_lease(self.tracker, key, lease)
-                except JiraCampaignError as exc:  # it expires by itself
+                except JiraCampaignError as exc:
                     log.warning("%s: could not release the sync lease: %s", key, exc)
         self.leases.clear()
+
+    def close(self) -> None:
+        self._release()
         for source in self.sources.values():
             source.close()
 
@@ -204,6 +208,13 @@ class Syncer:
 
     # ---- one pass -------------------------------------------------------------------------------------
     def run(self, campaign: str | None = None, dry_run: bool = False, full: bool = False) -> SyncReport:
+        """One pass; the campaign leases it takes are released at its end."""
+        try:
+            return self._pass(campaign, dry_run, full)
+        finally:
+            self._release()
+
+    def _pass(self, campaign: str | None, dry_run: bool, full: bool) -> SyncReport:
         report = SyncReport()
         self.started = time.time()
         now = self.clock().strftime("%Y-%m-%d %H:%M UTC")
