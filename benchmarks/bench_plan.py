@@ -29,7 +29,7 @@ site: SLAC
 steps:
   - name: step1
     query: "instrument='LSSTCam-imSim' AND skymap='DC2'"
-    split: {{rule: ranges, dimension: visit, file: visits.txt, size: {size}}}
+    split: {{rule: ranges, dimension: visit, file: visits.txt, size: {size}, complete: true}}
 """
 
 

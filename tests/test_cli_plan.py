@@ -181,7 +181,7 @@ def test_plan_bad_id_file_names_its_line(runner, write):
     write("ids.txt", "# visits\n1\n2\nx3\n")
     spec = write("spec.yaml", HEAD + "steps:\n  - name: step1\n    split: {rule: ranges, file: ids.txt, size: 2}\n")
     result = runner.invoke(cli, ["plan", str(spec)])
-    assert (result.exit_code, result.stderr) == (3, f"Error: {spec.parent / 'ids.txt'}:4: expected an integer visit id, got 'x3'\n")
+    assert (result.exit_code, result.stderr) == (3, f"Error: {spec.parent / 'ids.txt'}:4: expected a visit id written with the digits 0-9 only, got 'x3'\n")
     write("ids.txt", "1\n2\n1\n")
     result = runner.invoke(cli, ["plan", str(spec)])
     assert result.stderr == f"Error: {spec.parent / 'ids.txt'}:3: visit 1 is listed twice (first on line 1); groups would overlap\n"

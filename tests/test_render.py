@@ -92,7 +92,7 @@ def test_builtin_templates_render_valid_complete_yaml(write, template, wms):
 
 
 def test_untrusted_looking_values_round_trip_exactly(write):
-    query = "band = 'g' AND note = \"a: b # c\\\\d\" AND x = 1"
+    query = "band = 'g' AND note = 'a: b # c\\\\d \"q\"' AND x = 1"
     text = SPEC.format(template="htcondor").replace(
         "query: \"instrument='LSSTCam-imSim' AND skymap='DC2'\"", "query: " + yaml.safe_dump(query, default_style='"').strip()
     ).replace("operator: huanlin", "operator: \"o'neil: {x}\"")

@@ -58,22 +58,26 @@ def test_values_strings_are_quoted():
     assert [g.clause for g in groups] == ["band IN ('g', 'r')", "band = 'i'"]
 
 
-def test_dates_cover_each_day_once_last_window_shorter():
-    groups = groups_of({"rule": "dates", "start": "2024-02-27", "end": "2024-03-03", "days": 3})
-    assert [(g.clause, g.inputs) for g in groups] == [
-        ("day_obs >= 20240227 AND day_obs < 20240301", 3),
-        ("day_obs >= 20240301 AND day_obs < 20240304", 3),
+def test_dates_group_listed_nights_by_window_and_skip_nights_without_data():
+    nights = ["2024-02-27", "2024-02-28", "2024-03-01", "2024-03-03"]  # 02-29 and 03-02 have no data
+    groups = groups_of({"rule": "dates", "values": nights, "days": 3})
+    assert [(g.clause, g.inputs, g.label) for g in groups] == [
+        ("day_obs >= 20240227 AND day_obs < 20240229", 2, "day_obs 20240227..20240228"),
+        ("day_obs IN (20240301, 20240303)", 2, "day_obs 20240301..20240303"),
     ]
 
 
-def test_dates_accept_yaml_dates_and_yyyymmdd():
-    text = "split: {rule: dates, start: 2024-12-31, end: 20250101, days: 1}"
+def test_dates_accept_yaml_dates_and_yyyymmdd_and_keep_start_end_as_bounds():
+    text = "split: {rule: dates, values: [2024-12-30, 2024-12-31, 20250101, 20250105], start: 2024-12-31, end: 20250101}"
     src = load_located("spec.yaml", SpecError, text=text)
     groups = split_step(src, ("split",), src.data["split"], Path("."))
-    assert [g.clause for g in groups] == [
-        "day_obs >= 20241231 AND day_obs < 20250101",
-        "day_obs >= 20250101 AND day_obs < 20250102",
-    ]
+    assert [g.clause for g in groups] == ["day_obs >= 20241231 AND day_obs < 20250101", "day_obs >= 20250101 AND day_obs < 20250102"]
+
+
+def test_dates_from_a_file_of_nights(tmp_path):
+    (tmp_path / "nights.txt").write_text("# nights with data\n2024-01-30\n20240131\n\n2024-02-01  # month turn\n")
+    groups = groups_of({"rule": "dates", "file": "nights.txt", "days": 7}, tmp_path)
+    assert [(g.clause, g.inputs) for g in groups] == [("day_obs >= 20240130 AND day_obs < 20240202", 3)]
 
 
 @pytest.mark.parametrize(
@@ -89,20 +93,36 @@ def test_query_problem(query, problem):
     assert query_problem(query) == problem
 
 
-def _range_bounds(clause: str) -> tuple[int, int]:
-    m = re.fullmatch(r"visit >= (\d+) AND visit < (\d+)", clause)
-    assert m, clause
-    return int(m.group(1)), int(m.group(2))
+def _selects(clause: str, dim: str, value: int) -> bool:
+    """Whether a rendered clause selects ``value``: the forms the split rules write, read strictly."""
+    for part in clause.split(" OR "):
+        part = part.strip()
+        if part.startswith("(") and part.endswith(")"):
+            part = part[1:-1]
+        if m := re.fullmatch(rf"{dim} >= (\d+) AND {dim} < (\d+)", part):
+            hit = int(m.group(1)) <= value < int(m.group(2))
+        elif m := re.fullmatch(rf"{dim} = (\d+)", part):
+            hit = value == int(m.group(1))
+        elif m := re.fullmatch(rf"{dim} IN \(([\d, ]+)\)", part):
+            hit = value in {int(v) for v in m.group(1).split(", ")}
+        else:
+            raise AssertionError(f"unexpected clause part {part!r}")
+        if hit:
+            return True
+    return False
 
 
 @settings(max_examples=200, deadline=None)
-@given(ids=st.sets(st.integers(min_value=0, max_value=10**7), min_size=1, max_size=400), size=st.integers(1, 60))
-def test_ranges_partition_the_ids(ids, size):
+@given(ids=st.sets(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=400), size=st.integers(1, 60),
+       others=st.sets(st.integers(min_value=0, max_value=10**6), max_size=200))
+def test_ranges_select_exactly_the_listed_ids(ids, size, others):
+    """Whatever else the repository holds (neighbours of listed ids, ids in the gaps), no group selects it."""
+    repo = ids | others | {i + 1 for i in ids} | {max(i - 1, 0) for i in ids}
     groups = groups_of({"rule": "ranges", "values": sorted(ids, reverse=True), "size": size})
     owners = {}
     for g in groups:
-        lo, hi = _range_bounds(g.clause)
-        members = [i for i in ids if lo <= i < hi]
+        members = [i for i in repo if _selects(g.clause, "visit", i)]
+        assert set(members) <= ids
         assert len(members) == g.inputs
         assert 1 <= g.inputs <= size
         for i in members:
@@ -114,6 +134,17 @@ def test_ranges_partition_the_ids(ids, size):
     assert len(groups) == -(-len(ids) // size)
     assert [g.index for g in groups] == list(range(1, len(groups) + 1))
     assert {g.count for g in groups} == {len(groups)}
+
+
+@settings(max_examples=100, deadline=None)
+@given(ids=st.sets(st.integers(min_value=0, max_value=10**7), min_size=1, max_size=400), size=st.integers(1, 60))
+def test_complete_ranges_partition_the_span(ids, size):
+    groups = groups_of({"rule": "ranges", "values": sorted(ids), "size": size, "complete": True})
+    bounds = [tuple(map(int, re.fullmatch(r"visit >= (\d+) AND visit < (\d+)", g.clause).groups())) for g in groups]
+    for (lo, hi), g in zip(bounds, groups):
+        assert len([i for i in ids if lo <= i < hi]) == g.inputs
+    assert all(hi <= lo for (_, hi), (lo, _) in zip(bounds, bounds[1:]))
+    assert sum(g.inputs for g in groups) == len(ids)
 
 
 @settings(max_examples=200, deadline=None)
@@ -131,20 +162,20 @@ def test_values_partition_the_values(values, per):
 
 
 @settings(max_examples=100, deadline=None)
-@given(start=st.dates(dt.date(2020, 1, 1), dt.date(2030, 1, 1)), span=st.integers(0, 400), days=st.integers(1, 40))
-def test_dates_partition_the_days(start, span, days):
-    end = start + dt.timedelta(days=span)
-    groups = groups_of({"rule": "dates", "start": start.isoformat(), "end": end.isoformat(), "days": days})
-    covered = []
+@given(nights=st.sets(st.dates(dt.date(2020, 1, 1), dt.date(2021, 3, 1)), min_size=1, max_size=120),
+       days=st.integers(1, 40))
+def test_dates_select_exactly_the_listed_nights(nights, days):
+    groups = groups_of({"rule": "dates", "values": [d.isoformat() for d in nights], "days": days})
+    every_day = [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(430)]
+    owners: dict = {}
     for g in groups:
-        lo, hi = (int(x) for x in re.fullmatch(r"day_obs >= (\d+) AND day_obs < (\d+)", g.clause).groups())
-        day = dt.datetime.strptime(str(lo), "%Y%m%d").date()
-        stop = dt.datetime.strptime(str(hi), "%Y%m%d").date()
-        assert 1 <= (stop - day).days == g.inputs <= days
-        while day < stop:
-            covered.append(day)
-            day += dt.timedelta(days=1)
-    assert covered == [start + dt.timedelta(days=i) for i in range(span + 1)]
+        chosen = [d for d in every_day if _selects(g.clause, "day_obs", int(d.strftime("%Y%m%d")))]
+        assert 1 <= len(chosen) == g.inputs
+        assert (max(chosen) - min(chosen)).days < days
+        for d in chosen:
+            assert d not in owners
+            owners[d] = g.index
+    assert set(owners) == nights
 
 
 @given(items=st.lists(st.integers(), max_size=300), size=st.integers(1, 50))

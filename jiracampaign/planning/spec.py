@@ -9,7 +9,8 @@ from pathlib import Path
 from ..errors import SpecError
 from ..core.model import Campaign, Group, Step
 from ..schema import Key, check_section
-from .split import query_problem, split_step
+from .querycheck import check_query, combine_query
+from .split import split_step
 from ..yamlsrc import Located, load_located
 
 __all__ = ["CAMPAIGN_KEYS", "STEP_KEYS", "RESOURCE_KEYS", "LoadedSpec", "load_spec"]
@@ -68,9 +69,19 @@ class LoadedSpec:
 
 
 def _check_query(src: Located, path: tuple, query: str) -> None:
-    problem = query_problem(query)
-    if problem:
-        raise src.fail(path, problem)
+    problems = check_query(query)
+    if problems:
+        raise src.fail(path, problems[0])
+
+
+def _check_group_queries(src: Located, i: int, step: Step, groups: list[Group]) -> None:
+    """Check each group's whole data query, as it will be written; the first problem is the error."""
+    where = ("steps", i, "split") if step.split.get("rule", "none") != "none" else ("steps", i, "query")
+    for g in groups:
+        problems = check_query(combine_query(step.query, g.clause))
+        if problems:
+            raise src.fail(where, f"step {step.name}, group {g.index} of {g.count} ({g.label}): "
+                                  f"the data query would fail in the butler: {problems[0]}")
 
 
 def _check_order(src: Located, steps: list[dict]) -> None:
@@ -170,6 +181,8 @@ def load_spec(path: str | Path, text: str | None = None) -> LoadedSpec:
         s.name: split_step(src, ("steps", i, "split"), raw_steps[i]["split"], base_dir)
         for i, s in enumerate(steps)
     }
+    for i, s in enumerate(steps):
+        _check_group_queries(src, i, s, groups[s.name])
     campaign = Campaign(
         id=top["campaign"],
         description=top["description"],

@@ -1,23 +1,31 @@
 """Split rules: turn a step's inputs into groups that cover every input exactly once.
 
 Every rule returns a list of `Group`; each group's clause is combined with the step's base
-query by the planner. The ``ranges`` rule reads its ids from a pluggable *source*
-(``values`` or ``file`` today; a live butler query can be added as another source).
+query by the planner. Without a butler to ask, a clause selects exactly the inputs the spec
+lists: ids that follow each other become a range, the others are listed (`exact_clause`), and a
+half-open range across a gap is rendered only when the spec declares the list ``complete``.
+The ``ranges`` and ``dates`` rules read their inputs from a pluggable *source* (``values`` or
+``file`` today; a butler query can be added as another source).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import SpecError
 from ..core.model import Group
-from ..schema import Key, check_section
+from ..schema import Key, check_section, date_problem
 from ..yamlsrc import Located
+from .querycheck import INTEGER_DIMENSIONS, MAX_ID, MAX_TERMS, STRING_DIMENSIONS, query_problem
 
-__all__ = ["RULES", "RULE_KEYS", "split_step", "balanced_chunks", "query_problem", "render_value"]
+__all__ = ["RULES", "RULE_KEYS", "split_step", "balanced_chunks", "query_problem", "render_value", "parse_id",
+           "exact_clause", "BUTLER_HINT"]
+
+BUTLER_HINT = "a split source that reads the inputs from a butler (coming with the [butler] extra)"
 
 
 def balanced_chunks(items: list, size: int) -> list[list]:
@@ -43,40 +51,63 @@ def render_value(value: Any) -> str:
     return "'" + str(value) + "'"
 
 
-def query_problem(query: str) -> str | None:
-    """Return what is wrong with a query's quoting or parentheses, or `None`."""
-    depth, quote = 0, None
-    for ch in query:
-        if quote:
-            if ch == quote:
-                quote = None
-            continue
-        if ch in "'\"":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                return "unbalanced parentheses: ')' without a matching '('"
-    if quote:
-        return f"unterminated string: {quote} is never closed"
-    if depth:
-        return f"unbalanced parentheses: {depth} '(' never closed"
-    return None
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def parse_id(text: str, dim: str) -> int:
+    """An id written as ASCII digits, within 64 bits; `ValueError` saying what was expected otherwise."""
+    if not _DIGITS.fullmatch(text):
+        sign = " (ids are never negative)" if re.fullmatch(r"-[0-9]+", text) else ""
+        raise ValueError(f"expected a {dim} id written with the digits 0-9 only{sign}, got {text!r}")
+    value = int(text)
+    if value > MAX_ID:
+        raise ValueError(f"{dim} id {text} does not fit in 64 bits (the largest is {MAX_ID})")
+    return value
+
+
+def _runs(values: list[int], step: Callable[[int], int]) -> list[tuple[int, int]]:
+    """Sorted values as (first, last) runs where each value is ``step`` of the one before."""
+    runs: list[tuple[int, int]] = []
+    for v in values:
+        if runs and step(runs[-1][1]) == v:
+            runs[-1] = (runs[-1][0], v)
+        else:
+            runs.append((v, v))
+    return runs
+
+
+def exact_clause(dim: str, values: list[int], step: Callable[[int], int] = lambda v: v + 1) -> tuple[str, int]:
+    """A clause selecting exactly ``values`` (sorted): runs as half-open ranges, lone values listed.
+
+    Returns the clause and its number of terms (listed values plus ranges), which bounds the
+    depth of the expression the butler builds from it.
+    """
+    runs = _runs(values, step)
+    if len(runs) == 1:
+        first, last = runs[0]
+        return f"{dim} >= {first} AND {dim} < {step(last)}", 1
+    lone = [a for a, b in runs if a == b]
+    spans = [(a, b) for a, b in runs if a != b]
+    parts = [f"({dim} >= {a} AND {dim} < {step(b)})" for a, b in spans]
+    if lone:
+        parts.append(f"{dim} = {lone[0]}" if len(lone) == 1 else f"{dim} IN ({', '.join(map(str, lone))})")
+    return " OR ".join(parts), len(lone) + len(spans)
 
 
 _RULE = Key("rule", "str", "Which split rule: none, values, ranges or dates.", required=True,
             choices=("none", "values", "ranges", "dates"))
+_MAX = Key("max_per_group", "posint", "Largest group allowed, in inputs (values, ids or nights); "
+           "`plan` fails naming any group above it.")
 
 RULE_KEYS: dict[str, tuple[Key, ...]] = {
-    "none": (_RULE,),
+    "none": (_RULE, _MAX),
     "values": (
         _RULE,
         Key("dimension", "str", "Data-ID dimension the values belong to (tract, band, ...).", required=True),
         Key("values", "list", "Values to process; chunked `per_group` to a group."),
-        Key("per_group", "posint", "How many values go in one group (with `values`).", default=1),
-        Key("groups", "list", "Explicit groups: a list of lists of values (instead of `values`)."),
+        Key("per_group", "posint", f"How many values go in one group (with `values`); at most {MAX_TERMS}.", default=1),
+        Key("groups", "list", f"Explicit groups: a list of lists of values (instead of `values`), each of at most {MAX_TERMS}."),
+        _MAX,
     ),
     "ranges": (
         _RULE,
@@ -84,13 +115,19 @@ RULE_KEYS: dict[str, tuple[Key, ...]] = {
         Key("values", "list", "The ids, inline."),
         Key("file", "str", "A file of ids, one per line (`#` comments allowed), relative to the spec."),
         Key("size", "posint", "Most ids in one group; groups are balanced to within one id.", required=True),
+        Key("complete", "bool", "The list holds every id of the repository between its first and last: "
+            "groups may then be ranges across the gaps between listed ids.", default=False),
+        _MAX,
     ),
     "dates": (
         _RULE,
         Key("dimension", "str", "Date dimension, an integer YYYYMMDD in the butler.", default="day_obs"),
-        Key("start", "date", "First day (inclusive).", required=True),
-        Key("end", "date", "Last day (inclusive).", required=True),
-        Key("days", "posint", "Days per group; the last group may be shorter.", required=True),
+        Key("values", "list", "The nights with data, inline (YYYY-MM-DD or YYYYMMDD)."),
+        Key("file", "str", "A file of nights with data, one per line (`#` comments allowed), relative to the spec."),
+        Key("start", "date", "First day (inclusive): listed nights before it are left out."),
+        Key("end", "date", "Last day (inclusive): listed nights after it are left out."),
+        Key("days", "posint", "Calendar days per window; a window's listed nights make one group.", default=1),
+        _MAX,
     ),
 }
 
@@ -108,11 +145,34 @@ def _check_unique(src: Located, paths_values: list[tuple[tuple, Any]]) -> None:
         seen[value] = path
 
 
-def _check_literal(src: Located, path: tuple, value: Any) -> None:
+def _check_literal(src: Located, path: tuple, value: Any, dim: str) -> Any:
+    """Check one value of the values rule against its dimension; returns it (a date as YYYYMMDD)."""
+    kind = dim.rsplit(".", 1)[-1]
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime) and kind == "day_obs":
+        value = _yyyymmdd(value)
     if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "":
         raise src.fail(path, f"expected an integer or a non-empty string value, got {value!r}")
     if isinstance(value, str) and ("'" in value or "\\" in value):
         raise src.fail(path, f"value {value!r} contains a quote or backslash")
+    if kind in INTEGER_DIMENSIONS:
+        if isinstance(value, str):
+            hint = " (YYYYMMDD)" if kind == "day_obs" else ""
+            raise src.fail(path, f"{dim} is an integer{hint} in the butler: expected {value} without quotes, got {value!r}")
+        if value < 0 or value > MAX_ID:
+            raise src.fail(path, f"expected a non-negative {dim} within 64 bits, got {value}")
+        if kind == "day_obs" and (problem := date_problem(str(value))):
+            raise src.fail(path, f"{problem}; expected a night as YYYYMMDD")
+    elif kind in STRING_DIMENSIONS and not isinstance(value, str):
+        raise src.fail(path, f"{dim} is a string in the butler: expected '{value}' in quotes, got {value!r}")
+    return value
+
+
+def _check_one_type(src: Located, items: list[tuple[tuple, Any]], dim: str) -> None:
+    first = items[0]
+    for p, v in items[1:]:
+        if isinstance(v, str) != isinstance(first[1], str):
+            raise src.fail(p, f"{v!r} is not of the type of {first[1]!r} (line {src.line(first[0])}): "
+                              f"the values of {dim} must all be integers or all strings")
 
 
 def _values(src: Located, path: tuple, cfg: dict, base_dir: Path) -> list[Group]:
@@ -122,6 +182,8 @@ def _values(src: Located, path: tuple, cfg: dict, base_dir: Path) -> list[Group]
     if cfg["values"] is not None:
         if not cfg["values"]:
             raise src.fail(path + ("values",), "empty: a split needs at least one input")
+        if cfg["per_group"] > MAX_TERMS:
+            raise src.fail(path + ("per_group",), _too_many(cfg["per_group"], "values"))
         items = [(path + ("values", i), v) for i, v in enumerate(cfg["values"])]
         chunks = balanced_chunks(items, cfg["per_group"])
     else:
@@ -134,10 +196,12 @@ def _values(src: Located, path: tuple, cfg: dict, base_dir: Path) -> list[Group]
                 group = [group]
             if not group:
                 raise src.fail(gpath, "empty group: every group needs at least one value")
+            if len(group) > MAX_TERMS:
+                raise src.fail(gpath, _too_many(len(group), "values"))
             chunks.append([(gpath + (i,), v) for i, v in enumerate(group)])
+    chunks = [[(p, _check_literal(src, p, v, dim)) for p, v in chunk] for chunk in chunks]
     flat = [pv for chunk in chunks for pv in chunk]
-    for p, v in flat:
-        _check_literal(src, p, v)
+    _check_one_type(src, flat, dim)
     _check_unique(src, flat)
     groups = []
     for n, chunk in enumerate(chunks, 1):
@@ -150,86 +214,170 @@ def _values(src: Located, path: tuple, cfg: dict, base_dir: Path) -> list[Group]
     return groups
 
 
-# An id source returns the ids with their lines, and a function building an error at a line.
-IdSource = tuple[list[tuple[int, int | None]], Callable[[int | None, str], Exception]]
+def _too_many(count: int, what: str) -> str:
+    return (f"expected at most {MAX_TERMS} {what} in one group, got {count} (the butler's SQLite registry fails "
+            f"on lists above 995)")
 
 
-def _ids_from_file(src: Located, path: tuple, name: str, base_dir: Path, dim: str) -> IdSource:
+# A source returns the inputs with where they stand (a line, or an index into `values`), and a
+# function building an error at such a place.
+Source = tuple[list[tuple[Any, int | None]], Callable[[int | None, str], Exception]]
+
+
+def _lines_of(src: Located, path: tuple, name: str, base_dir: Path, what: str) -> tuple[str, list[tuple[str, int]]]:
     file = Path(name) if Path(name).is_absolute() else base_dir / name
     shown = str(file)
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise src.fail(path + ("file",), f"id file {shown} not found") from None
+        raise src.fail(path + ("file",), f"{what} file {shown} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise src.fail(path + ("file",), f"cannot read id file {shown}: {exc.__class__.__name__}") from None
-    out: list[tuple[int, int | None]] = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        item = raw.split("#", 1)[0].strip()
-        if not item:
-            continue
+        raise src.fail(path + ("file",), f"cannot read {what} file {shown}: {exc.__class__.__name__}") from None
+    items = []
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        item = raw.split("#", 1)[0].strip(" \t\r")
+        if item:
+            items.append((item, lineno))
+    return shown, items
+
+
+def _ids_from_file(src: Located, path: tuple, name: str, base_dir: Path, dim: str) -> Source:
+    shown, lines = _lines_of(src, path, name, base_dir, "id")
+    out: list[tuple[Any, int | None]] = []
+    for item, lineno in lines:
         try:
-            out.append((int(item), lineno))
-        except ValueError:
-            raise SpecError(shown, lineno, None, f"expected an integer {dim} id, got {item!r}") from None
+            out.append((parse_id(item, dim), lineno))
+        except ValueError as exc:
+            raise SpecError(shown, lineno, None, str(exc)) from None
     return out, lambda line, msg: SpecError(shown, line, None, msg)
 
 
-def _ids_inline(src: Located, path: tuple, values: Any, base_dir: Path, dim: str) -> IdSource:
-    ids: list[tuple[int, int | None]] = []
+def _ids_inline(src: Located, path: tuple, values: Any, base_dir: Path, dim: str) -> Source:
+    ids: list[tuple[Any, int | None]] = []
     for i, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, int):
             raise src.fail(path + ("values", i), f"expected an integer {dim} id, got {v!r}")
+        if not 0 <= v <= MAX_ID:
+            raise src.fail(path + ("values", i), f"expected a non-negative {dim} id within 64 bits, got {v}")
         ids.append((v, i))
     return ids, lambda i, msg: src.fail(path + ("values", i), msg)
 
 
-# Where the ranges rule reads its ids from; a butler query source slots in here.
-_ID_SOURCES: dict[str, Callable[..., IdSource]] = {
+def _night(value: Any) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    text = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    if problem := date_problem(text):
+        raise ValueError(problem)
+    for pattern, fmt in ((r"[0-9]{4}-[0-9]{2}-[0-9]{2}", "%Y-%m-%d"), (r"[0-9]{8}", "%Y%m%d")):
+        if re.fullmatch(pattern, text):
+            return dt.datetime.strptime(text, fmt).date()
+    raise ValueError(f"expected a night as YYYY-MM-DD or YYYYMMDD, got {value!r}")
+
+
+def _nights_from_file(src: Located, path: tuple, name: str, base_dir: Path, dim: str) -> Source:
+    shown, lines = _lines_of(src, path, name, base_dir, "night")
+    out: list[tuple[Any, int | None]] = []
+    for item, lineno in lines:
+        try:
+            out.append((_night(item), lineno))
+        except ValueError as exc:
+            raise SpecError(shown, lineno, None, str(exc)) from None
+    return out, lambda line, msg: SpecError(shown, line, None, msg)
+
+
+def _nights_inline(src: Located, path: tuple, values: Any, base_dir: Path, dim: str) -> Source:
+    out: list[tuple[Any, int | None]] = []
+    for i, v in enumerate(values):
+        try:
+            out.append((_night(v), i))
+        except ValueError as exc:
+            raise src.fail(path + ("values", i), str(exc)) from None
+    return out, lambda i, msg: src.fail(path + ("values", i), msg)
+
+
+# Where the ranges and dates rules read their inputs from; a butler query source slots in here.
+_ID_SOURCES: dict[str, Callable[..., Source]] = {
     "values": _ids_inline,
     "file": _ids_from_file,
 }
+_NIGHT_SOURCES: dict[str, Callable[..., Source]] = {
+    "values": _nights_inline,
+    "file": _nights_from_file,
+}
+
+
+def _read(src: Located, path: tuple, cfg: dict, base_dir: Path, sources: dict, rule: str,
+          what: str) -> tuple[dict[Any, Any], str]:
+    """The inputs of a rule, unique, with where each stands; and the source key used."""
+    given = [k for k in sources if cfg.get(k) is not None]
+    keys = " or ".join(f"'{k}'" for k in sources)
+    if len(given) > 1:
+        raise src.fail(path, f"the {rule} rule needs exactly one source of {what}: {keys}")
+    if not given:
+        why = " (a night without data must not become a group)" if rule == "dates" else ""
+        raise src.fail(path, f"the {rule} rule needs the {what} to process in {keys}{why}; or use {BUTLER_HINT}")
+    key = given[0]
+    items, error = sources[key](src, path, cfg[key], base_dir, cfg["dimension"])
+    if not items:
+        raise src.fail(path + (key,), "empty: a split needs at least one input")
+    seen: dict[Any, Any] = {}
+    for value, where in items:
+        if value in seen:
+            first = seen[value] if key == "file" else src.line(path + ("values", seen[value]))
+            shown = value.isoformat() if isinstance(value, dt.date) else value
+            raise error(where, f"{cfg['dimension']} {shown} is listed twice (first on line {first}); groups would overlap")
+        seen[value] = where
+    return seen, key
 
 
 def _ranges(src: Located, path: tuple, cfg: dict, base_dir: Path) -> list[Group]:
     dim = cfg["dimension"]
-    given = [k for k in _ID_SOURCES if cfg.get(k) is not None]
-    if len(given) != 1:
-        raise src.fail(path, "the ranges rule needs exactly one source of ids: " + " or ".join(f"'{k}'" for k in _ID_SOURCES))
-    ids, error = _ID_SOURCES[given[0]](src, path, cfg[given[0]], base_dir, dim)
-    if not ids:
-        raise src.fail(path + (given[0],), "empty: a split needs at least one input")
-    seen: dict[int, int | None] = {}
-    for value, where in ids:
-        if value in seen:
-            first = seen[value] if given[0] == "file" else src.line(path + ("values", seen[value]))
-            raise error(where, f"{dim} {value} is listed twice (first on line {first}); groups would overlap")
-        seen[value] = where
-    ordered = sorted(seen)
-    chunks = balanced_chunks(ordered, cfg["size"])
-    return [
-        Group(n, len(chunks), f"{dim} >= {c[0]} AND {dim} < {c[-1] + 1}", len(c), f"{dim} {c[0]}..{c[-1]}")
-        for n, c in enumerate(chunks, 1)
-    ]
+    seen, _ = _read(src, path, cfg, base_dir, _ID_SOURCES, "ranges", "ids")
+    chunks = balanced_chunks(sorted(seen), cfg["size"])
+    groups = []
+    for n, c in enumerate(chunks, 1):
+        if cfg["complete"]:
+            clause = f"{dim} >= {c[0]} AND {dim} < {c[-1] + 1}"
+        else:
+            clause, terms = exact_clause(dim, c)
+            if terms > MAX_TERMS:
+                raise src.fail(path + ("size",), (
+                    f"group {n} of {len(chunks)} ({dim} {c[0]}..{c[-1]}) leaves out ids between its listed ones: "
+                    f"selecting exactly its {len(c)} ids takes {terms} values and ranges, above the {MAX_TERMS} "
+                    f"a butler query can hold; set 'complete: true' if the list holds every {dim} of the "
+                    f"repository in its span, or a smaller 'size', or use {BUTLER_HINT}"))
+        groups.append(Group(n, len(chunks), clause, len(c), f"{dim} {c[0]}..{c[-1]}"))
+    return groups
 
 
 def _yyyymmdd(day: dt.date) -> int:
     return day.year * 10000 + day.month * 100 + day.day
 
 
+def _next_day(value: int) -> int:
+    day = dt.date(value // 10000, value // 100 % 100, value % 100)
+    return _yyyymmdd(day + dt.timedelta(days=1))
+
+
 def _dates(src: Located, path: tuple, cfg: dict, base_dir: Path) -> list[Group]:
     dim, start, end = cfg["dimension"], cfg["start"], cfg["end"]
-    if end < start:
+    if start and end and end < start:
         raise src.fail(path + ("end",), f"end {end.isoformat()} is before start {start.isoformat()}")
-    total = (end - start).days + 1
-    count = math.ceil(total / cfg["days"])
+    seen, key = _read(src, path, cfg, base_dir, _NIGHT_SOURCES, "dates", "nights")
+    nights = [d for d in sorted(seen) if (not start or d >= start) and (not end or d <= end)]
+    if not nights:
+        raise src.fail(path + (key,), f"no listed night lies between start and end ({len(seen)} listed)")
+    origin = start or nights[0]
+    windows: dict[int, list[dt.date]] = {}
+    for night in nights:
+        windows.setdefault((night - origin).days // cfg["days"], []).append(night)
     groups = []
-    for n in range(count):
-        first = start + dt.timedelta(days=n * cfg["days"])
-        last = min(end, first + dt.timedelta(days=cfg["days"] - 1))
-        stop = last + dt.timedelta(days=1)
-        clause = f"{dim} >= {_yyyymmdd(first)} AND {dim} < {_yyyymmdd(stop)}"
-        groups.append(Group(n + 1, count, clause, (last - first).days + 1, f"{dim} {_yyyymmdd(first)}..{_yyyymmdd(last)}"))
+    for n, members in enumerate(windows.values(), 1):
+        values = [_yyyymmdd(d) for d in members]
+        clause, _ = exact_clause(dim, values, _next_day)
+        label = f"{dim} {values[0]}" + (f"..{values[-1]}" if len(values) > 1 else "")
+        groups.append(Group(n, len(windows), clause, len(values), label))
     return groups
 
 
@@ -239,6 +387,19 @@ RULES: dict[str, Callable[[Located, tuple, dict, Path], list[Group]]] = {
     "ranges": _ranges,
     "dates": _dates,
 }
+
+
+def _check_sizes(src: Located, path: tuple, rule: str, cap: int | None, groups: list[Group]) -> None:
+    if cap is None:
+        return
+    for g in groups:
+        if g.inputs is None:
+            raise src.fail(path + ("max_per_group",), (
+                f"the {rule} rule does not count its inputs, so max_per_group cannot be checked: list them "
+                f"with another rule, or use {BUTLER_HINT}"))
+        if g.inputs > cap:
+            raise src.fail(path + ("max_per_group",),
+                           f"group {g.index} of {g.count} ({g.label}) has {g.inputs} inputs, above max_per_group {cap}")
 
 
 def split_step(src: Located, path: tuple, split: Any, base_dir: Path) -> list[Group]:
@@ -258,12 +419,13 @@ def split_step(src: Located, path: tuple, split: Any, base_dir: Path) -> list[Gr
     Returns
     -------
     groups : `list` of `Group`
-        Non-empty, disjoint, covering every input once.
+        Non-empty, disjoint, covering every listed input once, none above ``max_per_group``;
+        each clause selects exactly its inputs (unless the spec declares a list ``complete``).
 
     Raises
     ------
     SpecError
-        For an unknown rule, a bad key or value, overlapping or empty groups.
+        For an unknown rule, a bad key or value, overlapping, empty or oversize groups.
     """
     if split is None:
         return _none(src, path, {}, base_dir)
@@ -275,4 +437,6 @@ def split_step(src: Located, path: tuple, split: Any, base_dir: Path) -> list[Gr
     if rule not in RULES:
         raise src.fail(path + ("rule",), f"expected one of {', '.join(repr(r) for r in RULES)}, got {rule!r}")
     cfg = check_section(src, path, split, RULE_KEYS[rule])
-    return RULES[rule](src, path, cfg, base_dir)
+    groups = RULES[rule](src, path, cfg, base_dir)
+    _check_sizes(src, path, rule, cfg["max_per_group"], groups)
+    return groups
