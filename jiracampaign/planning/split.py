@@ -116,7 +116,7 @@ RULE_KEYS: dict[str, tuple[Key, ...]] = {
         Key("file", "str", "A file of ids, one per line (`#` comments allowed), relative to the spec."),
         Key("size", "posint", "Most ids in one group; groups are balanced to within one id.", required=True),
         Key("complete", "bool", "The list holds every id of the repository between its first and last: "
-            "groups may then be ranges across the gaps between listed ids.", default=False),
+            "groups may then be ranges across the gaps between listed ids (default: false)."),
         _MAX,
     ),
     "dates": (
