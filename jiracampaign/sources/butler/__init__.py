@@ -43,6 +43,6 @@ def require_butler(what: str = "this option"):
     try:
         import lsst.daf.butler as daf_butler
     except ImportError as exc:
-        raise ButlerMissingError(f"{what} reads a data butler, and lsst-daf-butler is not installed ({exc}); "
+        raise ButlerMissingError(f"{what} needs lsst-daf-butler, which is not installed ({exc}); "
                                  f"{ENABLE_HINT}") from None
     return daf_butler
