@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import PlanError
 from ..core.model import Campaign, Submission, submission_id
+from .querycheck import combine_query
 from .render import Renderer, stamp
 from .spec import LoadedSpec
 
@@ -22,13 +23,6 @@ __all__ = ["Plan", "build_plan", "write_plan", "read_manifest", "manifest_ticket
 MANIFEST = "manifest.json"
 NEXT_MANIFEST = ".manifest.next.json"  # while files are being swapped in: the manifest they belong to
 MANIFEST_FORMAT = 1
-
-
-def combine_query(base: str, clause: str) -> str:
-    """Join a base query and a group clause, each in balanced parentheses."""
-    if base and clause:
-        return f"({base}) AND ({clause})"
-    return base or clause
 
 
 @dataclass

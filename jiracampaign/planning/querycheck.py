@@ -39,7 +39,7 @@ STRING_DIMENSIONS = frozenset({"instrument", "band", "physical_filter", "skymap"
 
 
 def combine_query(base: str, clause: str) -> str:
-    """Join a base query and a group clause, each in balanced parentheses (as the planner does)."""
+    """Join a base query and a group clause, each in balanced parentheses (the planner's data queries)."""
     if base and clause:
         return f"({base}) AND ({clause})"
     return base or clause
