@@ -109,7 +109,7 @@ def test_a_group_too_scattered_to_list_is_refused_naming_the_options(runner, wri
         f"{spec}:11: steps[0].split.size: group 1 of 1 (visit 0..1998) leaves out ids between its listed ones: "
         "selecting exactly its 1000 ids takes 1000 values and ranges, above the 900 a butler query can hold; "
         "set 'complete: true' if the list holds every visit of the repository in its span, or a smaller 'size', "
-        "or use a split source that reads the inputs from a butler (coming with the [butler] extra)"))
+        "or use a split source that reads the inputs from a butler ('butler:', with the butler extra)"))
     spec, result = plan(runner, write, "{rule: ranges, file: ids.txt, size: 900}")
     assert result.exit_code == 0, result.output
     assert_exact(set(range(0, 2100)), set(range(0, 2000, 2)), "visit", 900)
@@ -153,7 +153,7 @@ def test_dates_without_the_nights_are_refused_naming_the_butler_option(runner, w
     assert_refused(result, spec, (
         f"{spec}:11: steps[0].split: the dates rule needs the nights to process in 'values' or 'file' (a night "
         "without data must not become a group); or use a split source that reads the inputs from a butler "
-        "(coming with the [butler] extra)"))
+        "('butler:', with the butler extra)"))
 
 
 @pytest.mark.parametrize("split, field, message", [
@@ -165,7 +165,7 @@ def test_dates_without_the_nights_are_refused_naming_the_butler_option(runner, w
      "group 1 of 1 (day_obs 20260101..20260104) has 3 inputs, above max_per_group 2"),
     ("{rule: none, max_per_group: 2}", "max_per_group",
      "the none rule does not count its inputs, so max_per_group cannot be checked: list them with another rule, "
-     "or use a split source that reads the inputs from a butler (coming with the [butler] extra)"),
+     "or use a split source that reads the inputs from a butler ('butler:', with the butler extra)"),
 ])
 def test_max_per_group_is_checked_for_every_rule(runner, write, split, field, message):
     query = "instrument='HSC' AND skymap='x'"

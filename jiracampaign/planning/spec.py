@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..errors import SpecError
 from ..core.model import Campaign, Group, Step
 from ..schema import Key, check_section
 from .querycheck import check_query, combine_query
-from .split import split_step
+from .split import ButlerView, SplitContext, split_step
 from ..yamlsrc import Located, load_located
 
 __all__ = ["CAMPAIGN_KEYS", "STEP_KEYS", "RESOURCE_KEYS", "LoadedSpec", "load_spec"]
@@ -108,6 +109,10 @@ def _check_order(src: Located, steps: list[dict]) -> None:
             visit(step["name"], [])
 
 
+def _collections(text: str) -> tuple[str, ...]:
+    return tuple(c.strip() for c in (text or "").split(",") if c.strip())
+
+
 def _given(values: dict) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
@@ -139,7 +144,8 @@ def _build_step(src: Located, i: int, raw: dict, top: dict, base_dir: Path) -> S
     )
 
 
-def load_spec(path: str | Path, text: str | None = None) -> LoadedSpec:
+def load_spec(path: str | Path, text: str | None = None,
+              open_butler: Callable[[str, list[str], str], ButlerView] | None = None) -> LoadedSpec:
     """Read and check a campaign spec.
 
     Parameters
@@ -148,6 +154,10 @@ def load_spec(path: str | Path, text: str | None = None) -> LoadedSpec:
         The spec file; relative id files and templates resolve against its folder.
     text : `str`, optional
         The spec content, when already read.
+    open_butler : callable, optional
+        ``open_butler(repo, collections, instrument)`` returns a `ButlerView`, for splits that read
+        their inputs from the butler (`jiracampaign.services.inputs` passes one when the butler
+        extra is installed); without it such a split is an error naming the extra.
 
     Returns
     -------
@@ -178,7 +188,9 @@ def load_spec(path: str | Path, text: str | None = None) -> LoadedSpec:
     _check_order(src, raw_steps)
     steps = tuple(_build_step(src, i, s, top, base_dir) for i, s in enumerate(raw_steps))
     groups = {
-        s.name: split_step(src, ("steps", i, "split"), raw_steps[i]["split"], base_dir)
+        s.name: split_step(src, ("steps", i, "split"), raw_steps[i]["split"], base_dir,
+                           SplitContext(s.name, s.query, top["butler_repo"], _collections(s.input_collection),
+                                        open_butler))
         for i, s in enumerate(steps)
     }
     for i, s in enumerate(steps):

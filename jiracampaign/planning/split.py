@@ -4,8 +4,11 @@ Every rule returns a list of `Group`; each group's clause is combined with the s
 query by the planner. Without a butler to ask, a clause selects exactly the inputs the spec
 lists: ids that follow each other become a range, the others are listed (`exact_clause`), and a
 half-open range across a gap is rendered only when the spec declares the list ``complete``.
-The ``ranges`` and ``dates`` rules read their inputs from a pluggable *source* (``values`` or
-``file`` today; a butler query can be added as another source).
+The ``ranges`` and ``dates`` rules read their inputs from a *source*: ``values``, ``file``, or
+``butler`` (a query of the data butler, opened by the service that plans: planning only sees plain
+id lists, through the `SplitContext` it is given). With a butler, the planner knows every id the
+repository has, so a range may skip across ids that exist but are not wanted only when none does:
+a group's clause selects exactly its inputs given everything in the repository.
 """
 
 from __future__ import annotations
@@ -14,18 +17,47 @@ import datetime as dt
 import math
 import re
 from pathlib import Path
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
 
 from ..errors import SpecError
 from ..core.model import Group
 from ..schema import Key, check_section, date_problem
 from ..yamlsrc import Located
-from .querycheck import INTEGER_DIMENSIONS, MAX_ID, MAX_TERMS, STRING_DIMENSIONS, query_problem
+from .querycheck import INTEGER_DIMENSIONS, MAX_ID, MAX_TERMS, STRING_DIMENSIONS, check_query, combine_query, query_problem
 
 __all__ = ["RULES", "RULE_KEYS", "split_step", "balanced_chunks", "query_problem", "render_value", "parse_id",
-           "exact_clause", "BUTLER_HINT"]
+           "exact_clause", "in_clause", "BUTLER_HINT", "BUTLER_KEYS", "ENABLE_BUTLER", "ButlerView", "SplitContext"]
 
-BUTLER_HINT = "a split source that reads the inputs from a butler (coming with the [butler] extra)"
+ENABLE_BUTLER = "install the butler extra: pip install 'jiracampaign[butler]'"
+BUTLER_HINT = "a split source that reads the inputs from a butler ('butler:', with the butler extra)"
+
+
+class ButlerView(Protocol):
+    """What the planner asks a data butler; the service that plans passes one (`sources.butler`)."""
+
+    def ids(self, dimension: str = "visit", where: str = "") -> list[int]: ...
+
+    def dataset_ids(self, dataset_type: str, dimension: str = "visit", where: str = "") -> list[int]: ...
+
+    def ids_by_night(self, dimension: str = "visit", where: str = "") -> dict[int, list[int]]: ...
+
+    def check_query(self, where: str, dimensions: Any = ("visit",), **governors: Any) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class SplitContext:
+    """What a split rule may need beyond its own keys.
+
+    ``open_butler(repo, collections, instrument)`` returns a `ButlerView` (or raises); `None`
+    when the butler extra is not installed. ``query`` is the step's base query.
+    """
+
+    step: str = ""
+    query: str = ""
+    repo: str = ""
+    collections: tuple[str, ...] = ()
+    open_butler: Callable[[str, list[str], str], ButlerView] | None = None
 
 
 def balanced_chunks(items: list, size: int) -> list[list]:
@@ -94,10 +126,38 @@ def exact_clause(dim: str, values: list[int], step: Callable[[int], int] = lambd
     return " OR ".join(parts), len(lone) + len(spans)
 
 
+def in_clause(dim: str, values: list[int], step: Callable[[int], int]) -> tuple[str, int]:
+    """Like `exact_clause`, with the runs as inclusive range literals of one ``IN`` (``a..b``).
+
+    The butler turns a where clause into conjunctive normal form: an ``OR`` of *n* ``>= AND <``
+    ranges becomes 2**n terms, while ``visit IN (a..b, c, d..e)`` stays one list of *n* items
+    (900 ranges run on SQLite with ``detector`` joined). Returns the clause and its number of items.
+    """
+    runs = _runs(values, step)
+    if len(runs) == 1:
+        first, last = runs[0]
+        return (f"{dim} = {first}" if first == last else f"{dim} >= {first} AND {dim} <= {last}"), 1
+    return f"{dim} IN ({', '.join(str(a) if a == b else f'{a}..{b}' for a, b in runs)})", len(runs)
+
+
 _RULE = Key("rule", "str", "Which split rule: none, values, ranges or dates.", required=True,
             choices=("none", "values", "ranges", "dates"))
 _MAX = Key("max_per_group", "posint", "Largest group allowed, in inputs (values, ids or nights); "
            "`plan` fails naming any group above it.")
+_BUTLER = Key("butler", "mapping", "Read the inputs from the data butler (`butler_repo`) instead of a list: "
+              "the keys of the butler table. Needs the butler extra.")
+
+BUTLER_KEYS: tuple[Key, ...] = (
+    Key("instrument", "str", "Instrument every butler query is constrained to (LSSTCam, LSSTCam-imSim, ...); "
+        "default: the `instrument = '...'` of the step's query or of `where`."),
+    Key("where", "str", "Butler `where` clause selecting the inputs (with the step's `query`); it becomes part "
+        "of each group's data query.", default=""),
+    Key("dataset", "str", "Only inputs that have this dataset type in the collections (e.g. `raw`, found by "
+        "exposure)."),
+    Key("collections", "strlist", "Collections searched for `dataset`; default: the step's `input_collection`."),
+    Key("dimension", "str", "What one input is (dates rule): visit or exposure; ranges use the rule's dimension.",
+        default="visit"),
+)
 
 RULE_KEYS: dict[str, tuple[Key, ...]] = {
     "none": (_RULE, _MAX),
@@ -117,6 +177,7 @@ RULE_KEYS: dict[str, tuple[Key, ...]] = {
         Key("size", "posint", "Most ids in one group; groups are balanced to within one id.", required=True),
         Key("complete", "bool", "The list holds every id of the repository between its first and last: "
             "groups may then be ranges across the gaps between listed ids (default: false)."),
+        _BUTLER,
         _MAX,
     ),
     "dates": (
@@ -127,12 +188,14 @@ RULE_KEYS: dict[str, tuple[Key, ...]] = {
         Key("start", "date", "First day (inclusive): listed nights before it are left out."),
         Key("end", "date", "Last day (inclusive): listed nights after it are left out."),
         Key("days", "posint", "Calendar days per window; a window's listed nights make one group.", default=1),
-        _MAX,
+        _BUTLER,
+        Key("max_per_group", "posint", "Largest group allowed, in inputs (nights; with `butler`, visits or "
+            "exposures: a window above it is cut into groups of ids)."),
     ),
 }
 
 
-def _none(src: Located, path: tuple, cfg: dict, base_dir: Path) -> list[Group]:
+def _none(src: Located, path: tuple, cfg: dict, base_dir: Path, ctx: SplitContext) -> list[Group]:
     return [Group(1, 1, "", None, "all inputs")]
 
 
@@ -175,7 +238,7 @@ def _check_one_type(src: Located, items: list[tuple[tuple, Any]], dim: str) -> N
                               f"the values of {dim} must all be integers or all strings")
 
 
-def _values(src: Located, path: tuple, cfg: dict, base_dir: Path) -> list[Group]:
+def _values(src: Located, path: tuple, cfg: dict, base_dir: Path, ctx: SplitContext) -> list[Group]:
     dim = cfg["dimension"]
     if (cfg["values"] is None) == (cfg["groups"] is None):
         raise src.fail(path, "the values rule needs exactly one of 'values' or 'groups'")
@@ -331,8 +394,100 @@ def _read(src: Located, path: tuple, cfg: dict, base_dir: Path, sources: dict, r
     return seen, key
 
 
-def _ranges(src: Located, path: tuple, cfg: dict, base_dir: Path) -> list[Group]:
+@dataclass
+class _FromButler:
+    """A step's inputs as the butler knows them: every id under the clause, and the wanted ones."""
+
+    view: ButlerView
+    where: str  # the butler clause, part of every group's clause
+    dimension: str
+    universe: list[int]  # every id of the repository under the step's query and the clause, sorted
+    wanted: list[int]  # those with the dataset (or all), sorted
+
+    def successor(self) -> Callable[[int], int]:
+        after = dict(zip(self.universe, self.universe[1:]))
+        return lambda v: after.get(v, v + 1)
+
+    def clause(self, ids: list[int]) -> tuple[str, int]:
+        """Exactly ``ids`` given the repository: a range may span only ids that are all wanted."""
+        clause, terms = in_clause(self.dimension, ids, self.successor())
+        return combine_query(self.where, clause), terms
+
+
+def _open_butler(src: Located, path: tuple, cfg: dict, ctx: SplitContext, rule: str,
+                 dim: str | None = None) -> tuple[_FromButler, dict, dict[int, list[int]] | None]:
+    """Open the butler the ``butler`` key names and read the inputs (per night for the dates rule)."""
+    bpath = path + ("butler",)
+    for other in ("values", "file"):
+        if cfg.get(other) is not None:
+            raise src.fail(path + (other,), f"the {rule} rule needs exactly one source of inputs: "
+                                            f"'{other}' or 'butler', not both")
+    if cfg.get("complete"):
+        raise src.fail(path + ("complete",), "'complete' is for lists of ids: with 'butler' every group "
+                                             "is exact given the repository")
+    bcfg = check_section(src, bpath, cfg["butler"], BUTLER_KEYS)
+    if ctx.open_butler is None:
+        raise src.fail(bpath, f"reading the inputs from a butler needs lsst-daf-butler, which is not "
+                              f"installed; {ENABLE_BUTLER}")
+    dim = dim or bcfg["dimension"]
+    if bcfg["dimension"] != dim and "dimension" in cfg["butler"]:
+        raise src.fail(bpath + ("dimension",), f"the ranges rule reads the {dim} ids of its own 'dimension'; "
+                                               f"drop 'dimension' here")
+    clause = bcfg["where"].strip()
+    if problems := check_query(clause):
+        raise src.fail(bpath + ("where",), problems[0])
+    where = combine_query(ctx.query, clause)
+    collections = list(bcfg["collections"] or ctx.collections) if bcfg["dataset"] else []
+    view = ctx.open_butler(ctx.repo, collections, _instrument(src, bpath, bcfg, where))
+    if problems := view.check_query(where, [dim]):
+        raise src.fail(bpath + ("where",), f"the butler would reject {where!r}: {problems[0]}")
+    by_night = None
+    if rule == "dates":
+        by_night = view.ids_by_night(dim, where)
+        universe = sorted(i for ids in by_night.values() for i in ids)
+    else:
+        universe = view.ids(dim, where)
+    wanted = view.dataset_ids(bcfg["dataset"], dim, where) if bcfg["dataset"] else universe
+    if not wanted:
+        has = f" with a {bcfg['dataset']}" if bcfg["dataset"] else ""
+        raise src.fail(bpath, f"the butler {ctx.repo} has no {dim}{has} where {where or 'anything'}: "
+                              f"a split needs at least one input")
+    return _FromButler(view, clause, dim, universe, wanted), bcfg, by_night
+
+
+_INSTRUMENT = re.compile(r"\binstrument\s*=\s*'([^']+)'")
+
+
+def _instrument(src: Located, path: tuple, bcfg: dict, where: str) -> str:
+    if bcfg["instrument"]:
+        return bcfg["instrument"]
+    found = {m.group(1) for m in _INSTRUMENT.finditer(where)}
+    if len(found) != 1:
+        raise src.fail(path, "expected the instrument of the inputs: add 'instrument: NAME' here, or "
+                             "instrument = 'NAME' to the step's query")
+    return found.pop()
+
+
+def _butler_ranges(src: Located, path: tuple, cfg: dict, ctx: SplitContext) -> list[Group]:
     dim = cfg["dimension"]
+    inputs, _, _ = _open_butler(src, path, cfg, ctx, "ranges", dim)
+    chunks = balanced_chunks(inputs.wanted, cfg["size"])
+    groups = []
+    for n, c in enumerate(chunks, 1):
+        clause, terms = inputs.clause(c)
+        if terms > MAX_TERMS:
+            raise src.fail(path + ("size",), (
+                f"group {n} of {len(chunks)} ({dim} {c[0]}..{c[-1]}): the repository holds unwanted {dim}s between "
+                f"its ids, and selecting exactly its {len(c)} ids takes {terms} values and ranges, above the "
+                f"{MAX_TERMS} a butler query can hold; set a smaller 'size'"))
+        groups.append(Group(n, len(chunks), clause, len(c), f"{dim} {c[0]}..{c[-1]}"))
+    return groups
+
+
+def _ranges(src: Located, path: tuple, cfg: dict, base_dir: Path, ctx: SplitContext) -> list[Group]:
+    dim = cfg["dimension"]
+    if cfg["butler"] is not None:
+        return _butler_ranges(src, path, cfg, ctx)
     seen, _ = _read(src, path, cfg, base_dir, _ID_SOURCES, "ranges", "ids")
     chunks = balanced_chunks(sorted(seen), cfg["size"])
     groups = []
@@ -360,10 +515,55 @@ def _next_day(value: int) -> int:
     return _yyyymmdd(day + dt.timedelta(days=1))
 
 
-def _dates(src: Located, path: tuple, cfg: dict, base_dir: Path) -> list[Group]:
+def _day(value: int) -> dt.date:
+    return dt.date(value // 10000, value // 100 % 100, value % 100)
+
+
+def _butler_dates(src: Located, path: tuple, cfg: dict, ctx: SplitContext) -> list[Group]:
+    """Windows of nights with wanted data; a window is its nights' clause when that selects exactly its
+    ids and it is within ``max_per_group``, else it is cut into balanced groups of ids."""
+    dim, start, end, cap = cfg["dimension"], cfg["start"], cfg["end"], cfg["max_per_group"]
+    inputs, bcfg, by_night = _open_butler(src, path, cfg, ctx, "dates")
+    assert by_night is not None
+    wanted = set(inputs.wanted)
+    per_night = {n: [i for i in ids if i in wanted] for n, ids in by_night.items()}
+    nights = [n for n, ids in per_night.items() if ids and (not start or _day(n) >= start) and (not end or _day(n) <= end)]
+    if not nights:
+        raise src.fail(path + ("butler",), f"no night with data lies between start and end "
+                                           f"({len(by_night)} nights with data)")
+    data_nights = sorted(by_night)
+    after = dict(zip(data_nights, data_nights[1:]))
+    origin = start or _day(nights[0])
+    windows: dict[int, list[int]] = {}
+    for night in nights:
+        windows.setdefault((_day(night) - origin).days // cfg["days"], []).append(night)
+    parts: list[tuple[str, int, str]] = []
+    for members in windows.values():
+        ids = sorted(i for n in members for i in per_night[n])
+        label = f"{dim} {members[0]}" + (f"..{members[-1]}" if len(members) > 1 else "")
+        exact = all(len(per_night[n]) == len(by_night[n]) for n in members)
+        if exact and (cap is None or len(ids) <= cap):
+            clause, _ = in_clause(dim, members, lambda v: after.get(v, _next_day(v)))
+            parts.append((combine_query(inputs.where, clause), len(ids), label))
+            continue
+        chunks = balanced_chunks(ids, min(cap or len(ids), len(ids)))
+        for k, chunk in enumerate(chunks, 1):
+            clause, terms = inputs.clause(chunk)
+            shown = f"{label}, {inputs.dimension} {chunk[0]}..{chunk[-1]}"
+            if terms > MAX_TERMS:
+                raise src.fail(path + ("max_per_group",), (
+                    f"{shown}: selecting exactly its {len(chunk)} ids takes {terms} values and ranges, above the "
+                    f"{MAX_TERMS} a butler query can hold; set a smaller 'max_per_group'"))
+            parts.append((clause, len(chunk), shown))
+    return [Group(n, len(parts), clause, count, label) for n, (clause, count, label) in enumerate(parts, 1)]
+
+
+def _dates(src: Located, path: tuple, cfg: dict, base_dir: Path, ctx: SplitContext) -> list[Group]:
     dim, start, end = cfg["dimension"], cfg["start"], cfg["end"]
     if start and end and end < start:
         raise src.fail(path + ("end",), f"end {end.isoformat()} is before start {start.isoformat()}")
+    if cfg["butler"] is not None:
+        return _butler_dates(src, path, cfg, ctx)
     seen, key = _read(src, path, cfg, base_dir, _NIGHT_SOURCES, "dates", "nights")
     nights = [d for d in sorted(seen) if (not start or d >= start) and (not end or d <= end)]
     if not nights:
@@ -381,7 +581,7 @@ def _dates(src: Located, path: tuple, cfg: dict, base_dir: Path) -> list[Group]:
     return groups
 
 
-RULES: dict[str, Callable[[Located, tuple, dict, Path], list[Group]]] = {
+RULES: dict[str, Callable[[Located, tuple, dict, Path, SplitContext], list[Group]]] = {
     "none": _none,
     "values": _values,
     "ranges": _ranges,
@@ -402,7 +602,7 @@ def _check_sizes(src: Located, path: tuple, rule: str, cap: int | None, groups: 
                            f"group {g.index} of {g.count} ({g.label}) has {g.inputs} inputs, above max_per_group {cap}")
 
 
-def split_step(src: Located, path: tuple, split: Any, base_dir: Path) -> list[Group]:
+def split_step(src: Located, path: tuple, split: Any, base_dir: Path, ctx: SplitContext | None = None) -> list[Group]:
     """Validate a step's ``split`` mapping and produce its groups.
 
     Parameters
@@ -415,20 +615,25 @@ def split_step(src: Located, path: tuple, split: Any, base_dir: Path) -> list[Gr
         The parsed ``split`` value (`None` means no split).
     base_dir : `pathlib.Path`
         Folder that relative id files are resolved against.
+    ctx : `SplitContext`, optional
+        The step's name and base query, the repository, and how to open a butler (a ``butler``
+        source needs it; without it, such a split names the butler extra).
 
     Returns
     -------
     groups : `list` of `Group`
         Non-empty, disjoint, covering every listed input once, none above ``max_per_group``;
-        each clause selects exactly its inputs (unless the spec declares a list ``complete``).
+        each clause selects exactly its inputs (unless the spec declares a list ``complete``);
+        with a ``butler`` source, each group's whole data query is also checked by the butler.
 
     Raises
     ------
     SpecError
         For an unknown rule, a bad key or value, overlapping, empty or oversize groups.
     """
+    ctx = ctx or SplitContext()
     if split is None:
-        return _none(src, path, {}, base_dir)
+        return _none(src, path, {}, base_dir, ctx)
     if not isinstance(split, dict):
         raise src.fail(path, "expected a mapping with a 'rule' key")
     if "rule" not in split:
@@ -437,6 +642,21 @@ def split_step(src: Located, path: tuple, split: Any, base_dir: Path) -> list[Gr
     if rule not in RULES:
         raise src.fail(path + ("rule",), f"expected one of {', '.join(repr(r) for r in RULES)}, got {rule!r}")
     cfg = check_section(src, path, split, RULE_KEYS[rule])
-    groups = RULES[rule](src, path, cfg, base_dir)
+    groups = RULES[rule](src, path, cfg, base_dir, ctx)
     _check_sizes(src, path, rule, cfg["max_per_group"], groups)
+    if cfg.get("butler") is not None and ctx.open_butler is not None:
+        _butler_check(src, path, cfg, ctx, groups)
     return groups
+
+
+def _butler_check(src: Located, path: tuple, cfg: dict, ctx: SplitContext, groups: list[Group]) -> None:
+    """Each group's data query as it will be written, checked by the butler's parser and dimensions."""
+    bcfg = check_section(src, path + ("butler",), cfg["butler"], BUTLER_KEYS)
+    dim = cfg["dimension"] if cfg["rule"] == "ranges" else bcfg["dimension"]
+    instrument = _instrument(src, path + ("butler",), bcfg, combine_query(ctx.query, bcfg["where"].strip()))
+    view = ctx.open_butler(ctx.repo, list(bcfg["collections"] or ctx.collections) if bcfg["dataset"] else [],
+                           instrument)
+    for g in groups:
+        if problems := view.check_query(combine_query(ctx.query, g.clause), [dim]):
+            raise src.fail(path, f"step {ctx.step}, group {g.index} of {g.count} ({g.label}): "
+                                 f"the data query would fail in the butler: {problems[0]}")

@@ -20,9 +20,10 @@ from ..core.leases import Lease
 from ..core.model import Campaign, Submission
 from ..core.records import CampaignRecord, StepInfo, StepRecord, SubmissionRecord
 from ..planning.plan import Plan, build_plan, check_folder, write_plan
-from ..planning.spec import LoadedSpec, load_spec
+from ..planning.spec import LoadedSpec
 from ..plugins import open_tracker
 from ..trackers.base import Item, NewItem, Tracker
+from .inputs import load_spec
 from .items import campaign_items, folder_for
 from .journal import Journal, open_journal
 from .leases import release_lease, renew_lease, take_lease, wait_for_lease

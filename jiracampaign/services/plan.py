@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..planning.plan import Plan, build_plan, manifest_tickets, write_plan
-from ..planning.spec import load_spec
+from .inputs import load_spec
 from .items import folder_for
 
 __all__ = ["PlanResult", "plan"]

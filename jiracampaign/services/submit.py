@@ -38,7 +38,7 @@ from ..core.states import BatchState
 from ..errors import JiraCampaignError, TrackerError
 from ..locks import exclusive, lock_path
 from ..planning.plan import read_manifest
-from ..planning.spec import load_spec
+from .inputs import load_spec
 from ..plugins import source_for
 from ..trackers.base import Item, Tracker
 from .items import campaign_items, campaign_of, folder_for
