@@ -3,7 +3,10 @@
 Builds a SQLite butler repository with about 40,000 visits (the irregular set of tests/butler_repo.py
 scaled up; without visit regions unless --regions), then prints the seconds to import daf_butler,
 open the repository, list every visit, list them per night, find the visits with raws (by
-exposure, mapped through visit_definition), count a band, and check a 900-value IN clause.
+exposure, mapped through visit_definition), count a band, and check a 900-value IN clause; then
+the time of a butler-sourced split as `plan` does it (`services.inputs.load_spec`: open the
+repository, read the inputs, make the groups, check every group's query with our checks and the
+butler's): ranges of 100 visits, ranges of the g-band visits with raws, and nights capped at 250.
 Each query is the best of --repeat runs.
 
 Usage: python benchmarks/bench_butler.py [--scale 19] [--regions] [--keep DIR] [--repeat 3]
@@ -69,6 +72,24 @@ def main() -> None:
         assert problems == []
         print(f"check_query(900-value IN): {seconds:.3f} s")
         inputs.close()
+
+        from jiracampaign.services.inputs import load_spec
+
+        head = (f"campaign: bench\noperator: ops\nbutler_repo: {root}\ninput_collection: {RAW_RUN}\n"
+                f"pipeline: DRP.yaml\nsoftware: w_2026_40\nsite: SLAC\nsteps:\n  - name: step1\n"
+                f"    query: \"instrument = '{INSTRUMENT}'\"\n    split: ")
+        splits = {
+            "ranges, size 100": "{rule: ranges, butler: {}, size: 100}",
+            "ranges, g band with raws, size 100": "{rule: ranges, butler: {dataset: raw, where: \"band = 'g'\"}, size: 100}",
+            "dates, max_per_group 250": "{rule: dates, butler: {}, max_per_group: 250}",
+        }
+        spec = Path(scratch) / "spec.yaml"
+        for name, split in splits.items():
+            spec.write_text(head + split + "\n")
+            seconds, loaded = best(args.repeat, lambda: load_spec(spec))
+            groups = loaded.groups["step1"]
+            print(f"plan split ({name}): {sum(g.inputs for g in groups):,} visits in {len(groups)} groups, "
+                  f"{seconds:.2f} s (open, read, group, check every query)")
 
 
 if __name__ == "__main__":
