@@ -180,3 +180,30 @@ def test_without_the_extra_a_butler_split_names_it(write, toy, tmp_path):
                            "lsst-daf-butler, which is not installed; install the butler extra: "
                            "pip install 'jiracampaign[butler]'\n")
     assert not (spec.parent / "campaigns").exists()
+
+
+@pytest.mark.parametrize("butler_keys, wanted, per_group", [
+    ("{}", lambda t: t.visit_ids(), 1),
+    ("{dataset: raw, where: \"band = 'g'\"}", lambda t: with_raw(t, "g"), 3),
+])
+def test_tracts_are_those_the_wanted_visits_overlap(runner, write, toy, butler, butler_keys, wanted, per_group):
+    split = f"{{rule: tracts, skymap: {toy.skymap}, per_group: {per_group}, max_per_group: 3, butler: {butler_keys}}}"
+    spec, result = plan(runner, write, toy, split)
+    assert result.exit_code == 0, result.output
+    ids = set(wanted(toy))
+    expected = sorted({t for v in ids for t in toy.visits[v].tracts})
+    rows = json.loads(Path("campaigns/t1/manifest.json").read_text())["submissions"]
+    owner: dict[int, int] = {}
+    for n, row in enumerate(rows, 1):
+        chosen = selected(butler, row["data_query"], "tract")
+        assert chosen and len(chosen) == row["inputs"] <= per_group
+        for t in chosen:
+            assert t not in owner
+            owner[t] = n
+    assert sorted(owner) == expected
+
+
+def test_tracts_need_the_butler(runner, write, toy):
+    spec, result = plan(runner, write, toy, f"{{rule: tracts, skymap: {toy.skymap}}}")
+    assert result.exit_code == 3
+    assert result.stderr.startswith(f"Error: {spec}:11: steps[0].split: missing required key 'butler'")

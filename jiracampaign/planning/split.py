@@ -42,6 +42,8 @@ class ButlerView(Protocol):
 
     def ids_by_night(self, dimension: str = "visit", where: str = "") -> dict[int, list[int]]: ...
 
+    def ids_by_tract(self, skymap: str, dimension: str = "visit", where: str = "") -> dict[int, list[int]]: ...
+
     def check_query(self, where: str, dimensions: Any = ("visit",), **governors: Any) -> list[str]: ...
 
 
@@ -140,8 +142,8 @@ def in_clause(dim: str, values: list[int], step: Callable[[int], int]) -> tuple[
     return f"{dim} IN ({', '.join(str(a) if a == b else f'{a}..{b}' for a, b in runs)})", len(runs)
 
 
-_RULE = Key("rule", "str", "Which split rule: none, values, ranges or dates.", required=True,
-            choices=("none", "values", "ranges", "dates"))
+_RULE = Key("rule", "str", "Which split rule: none, values, ranges, dates or tracts.", required=True,
+            choices=("none", "values", "ranges", "dates", "tracts"))
 _MAX = Key("max_per_group", "posint", "Largest group allowed, in inputs (values, ids or nights); "
            "`plan` fails naming any group above it.")
 _BUTLER = Key("butler", "mapping", "Read the inputs from the data butler (`butler_repo`) instead of a list: "
@@ -191,6 +193,14 @@ RULE_KEYS: dict[str, tuple[Key, ...]] = {
         _BUTLER,
         Key("max_per_group", "posint", "Largest group allowed, in inputs (nights; with `butler`, visits or "
             "exposures: a window above it is cut into groups of ids)."),
+    ),
+    "tracts": (
+        _RULE,
+        Key("skymap", "str", "Sky map whose tracts group the inputs (e.g. DC2).", required=True),
+        Key("butler", "mapping", "The inputs whose regions make the tracts: the keys of the butler table "
+            "(required: the tracts are learned from the butler).", required=True),
+        Key("per_group", "posint", f"Tracts in one group; at most {MAX_TERMS}.", default=1),
+        Key("max_per_group", "posint", "Largest group allowed, in tracts."),
     ),
 }
 
@@ -416,7 +426,8 @@ class _FromButler:
 
 def _open_butler(src: Located, path: tuple, cfg: dict, ctx: SplitContext, rule: str,
                  dim: str | None = None) -> tuple[_FromButler, dict, dict[int, list[int]] | None]:
-    """Open the butler the ``butler`` key names and read the inputs (per night for the dates rule)."""
+    """Open the butler the ``butler`` key names and read the inputs (per night for the dates rule, per
+    tract for the tracts rule)."""
     bpath = path + ("butler",)
     for other in ("values", "file"):
         if cfg.get(other) is not None:
@@ -445,6 +456,9 @@ def _open_butler(src: Located, path: tuple, cfg: dict, ctx: SplitContext, rule: 
     if rule == "dates":
         by_night = view.ids_by_night(dim, where)
         universe = sorted(i for ids in by_night.values() for i in ids)
+    elif rule == "tracts":
+        by_night = view.ids_by_tract(cfg["skymap"], dim, where)  # {tract: ids}
+        universe = sorted({i for ids in by_night.values() for i in ids})
     else:
         universe = view.ids(dim, where)
     wanted = view.dataset_ids(bcfg["dataset"], dim, where) if bcfg["dataset"] else universe
@@ -581,11 +595,35 @@ def _dates(src: Located, path: tuple, cfg: dict, base_dir: Path, ctx: SplitConte
     return groups
 
 
+def _tracts(src: Located, path: tuple, cfg: dict, base_dir: Path, ctx: SplitContext) -> list[Group]:
+    """The tracts of ``skymap`` that the wanted inputs' regions overlap, ``per_group`` to a group."""
+    if cfg["per_group"] > MAX_TERMS:
+        raise src.fail(path + ("per_group",), _too_many(cfg["per_group"], "tracts"))
+    inputs, _, by_tract = _open_butler(src, path, cfg, ctx, "tracts")
+    assert by_tract is not None
+    wanted = set(inputs.wanted)
+    tracts = {t: [i for i in ids if i in wanted] for t, ids in by_tract.items()}
+    tracts = {t: ids for t, ids in tracts.items() if ids}
+    if not tracts:
+        raise src.fail(path + ("butler",), f"no wanted {inputs.dimension} overlaps a tract of skymap {cfg['skymap']!r}")
+    chunks = balanced_chunks(sorted(tracts), cfg["per_group"])
+    skymap = render_value(cfg["skymap"])
+    groups = []
+    for n, chunk in enumerate(chunks, 1):
+        pick = f"tract = {chunk[0]}" if len(chunk) == 1 else f"tract IN ({', '.join(map(str, chunk))})"
+        clause = combine_query(inputs.where, f"skymap = {skymap} AND {pick}")
+        visits = len({i for t in chunk for i in tracts[t]})
+        label = f"tract {', '.join(map(str, chunk))} ({visits} {inputs.dimension}s)"
+        groups.append(Group(n, len(chunks), clause, len(chunk), label))
+    return groups
+
+
 RULES: dict[str, Callable[[Located, tuple, dict, Path, SplitContext], list[Group]]] = {
     "none": _none,
     "values": _values,
     "ranges": _ranges,
     "dates": _dates,
+    "tracts": _tracts,
 }
 
 
