@@ -1,6 +1,6 @@
 """The command line: the group, its global options, logging, and the one place errors are rendered.
 
-Commands live in `campaign` (plan, create), `runs` (submit, record, sync, panda) and `setup`
+Commands live in `campaign` (plan, create), `runs` (submit, record, sync, panda), `audit` and `setup`
 (init, login, config); each parses its options, calls one service and renders the result. They are
 imported only when named, and import their services only when run, so ``--help`` stays light.
 """
@@ -20,6 +20,7 @@ from ..errors import ExitStatus, JiraCampaignError
 __all__ = ["cli", "main", "State", "fail"]
 
 COMMANDS = {
+    "audit": "audit:audit",
     "config": "setup:config_cmd",
     "create": "campaign:create",
     "init": "setup:init",

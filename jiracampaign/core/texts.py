@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -23,10 +24,13 @@ from .states import BatchState
 
 __all__ = ["STATUS_SLOT", "ROLLUP_SLOT", "failure_slot", "failure_signatures", "doc_sha", "yaml_diff",
            "campaign_doc", "step_doc", "submission_doc", "run_rows", "replaced_file_doc", "edited_file_doc", "run_replaced_doc", "submit_failed_doc",
-           "status_doc", "failure_doc", "rollup_doc"]
+           "status_doc", "failure_doc", "rollup_doc", "AUDIT_SLOT", "AuditCount", "REASONS_NOT_READ", "compact_ranges",
+           "audit_doc"]
 
 STATUS_SLOT = "status"
 ROLLUP_SLOT = "rollup"
+AUDIT_SLOT = "audit"
+REASONS_NOT_READ = "not read yet"
 ROLLUP_STATES = [s.value for s in BatchState]
 DIAG_LIMIT = 300
 NOT_YET = Emph("not yet submitted")
@@ -284,4 +288,67 @@ def rollup_doc(entries: Iterable[Entry], steps: list[StepInfo], since: str) -> D
         Heading("Campaign progress"),
         Table(["Step", "Submissions", "Not submitted", *(s.capitalize() for s in used), "Files", "Done", "Failed"], table),
         Paragraph(Emph(f"Kept current by jiracampaign sync; last change {since}.")),
+    ])
+
+
+# ---- audit ---------------------------------------------------------------------------------------------
+def compact_ranges(ids: Iterable[int], limit: int | None = None) -> str:
+    """Sorted ids as runs of consecutive ids: ``100-108, 200, 203-211``; with ``limit``, at most that many
+    runs and ``(+N more)``."""
+    runs: list[list[int]] = []
+    for i in sorted(ids):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        elif not runs or i != runs[-1][1]:
+            runs.append([i, i])
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in runs]
+    if limit is not None and len(parts) > limit:
+        rest = sum(b - a + 1 for a, b in runs[limit:])
+        return ", ".join(parts[:limit]) + f" (+{rest} more)"
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class AuditCount:
+    """One submission's inputs as the butler holds them: how many exist, how many have outputs, which not.
+
+    ``reasons`` says why the missing ones are missing (failed quanta); `REASONS_NOT_READ` until a
+    reader of provenance fills it (`jiracampaign.services.audit.MissingReasons`).
+    """
+
+    submission: str
+    step: str
+    group: int
+    groups: int
+    label: str
+    output_run: str
+    dataset: str
+    dimension: str
+    inputs: int
+    done: int
+    missing: tuple[int, ...] = ()
+    reasons: str = REASONS_NOT_READ
+    key: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.done / self.inputs if self.inputs else 100.0
+
+
+def audit_doc(counts: Iterable[AuditCount], when: str, limit: int = 20) -> Document:
+    """The campaign's audit: per submission the inputs, those with outputs, the missing ones as ranges."""
+    counts = list(counts)
+    rows: list[list[Inline]] = []
+    for c in counts:
+        missing = compact_ranges(c.missing, limit) if c.missing else "-"
+        rows.append([c.key or c.submission, c.step, f"{c.group}/{c.groups}", c.dataset, c.inputs, c.done,
+                     len(c.missing), Mono(missing) if c.missing else missing])
+    inputs, done = sum(c.inputs for c in counts), sum(c.done for c in counts)
+    missing = sum(len(c.missing) for c in counts)
+    rows.append([Strong("All"), "", "", "", inputs, done, missing, ""])
+    return Document([
+        Heading("Outputs in the butler"),
+        Table(["Submission", "Step", "Group", "Dataset", "Inputs", "With outputs", "Missing", "Missing ids"], rows),
+        Paragraph(Emph(f"Written by jiracampaign audit on {when}; why inputs are missing: {REASONS_NOT_READ}.")),
     ])

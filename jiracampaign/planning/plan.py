@@ -39,6 +39,7 @@ class Plan:
     ticket_ids: dict[str, str] = field(default_factory=dict)
     others: dict[str, dict[str, str]] = field(default_factory=dict)  # epic and step tickets: ident -> {key, id}
     kept: dict[str, str] = field(default_factory=dict)  # submission id -> file as submitted (never re-rendered)
+    audits: dict[str, dict] = field(default_factory=dict)  # step -> its `audit:` (dataset, dimension, instrument)
 
     def file_text(self, sub: Submission) -> str:
         """The file as written and attached: the rendered YAML with its ticket key (or, for a submission
@@ -56,6 +57,11 @@ class Plan:
             "format": MANIFEST_FORMAT,
             "campaign": self.campaign.id,
             "spec": {"path": Path(self.campaign.spec_path).name, "sha256": self.campaign.spec_sha256},
+            # what `audit` asks the butler (manifests written before it lack these keys)
+            "butler": {"repo": self.campaign.butler_repo, "input_collection": self.campaign.input_collection},
+            "steps": {step.name: {"query": step.query, **({"audit": self.audits[step.name]}
+                                                          if step.name in self.audits else {})}
+                      for step in self.campaign.steps},
             "submissions": [
                 {
                     "id": s.id,
@@ -67,6 +73,7 @@ class Plan:
                     "inputs": s.group.inputs,
                     "run_name": s.run_name,
                     "output_run": s.output_run,
+                    "output": s.output,
                     "file": s.file,
                     "sha256": self.file_sha(s),
                     **({"ticket": self.tickets[s.id]} if self.tickets and s.id in self.tickets else {}),
@@ -121,7 +128,7 @@ def build_plan(spec: LoadedSpec, renderer: Renderer | None = None, attempt: int 
             )
             sub.yaml_text = renderer.render(campaign, step, sub)
             subs.append(sub)
-    return Plan(campaign, subs, dict(tickets or {}))
+    return Plan(campaign, subs, dict(tickets or {}), audits=dict(spec.audits))
 
 
 def read_manifest(folder: Path) -> dict | None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -14,7 +15,7 @@ from .querycheck import check_query, combine_query
 from .split import ButlerView, SplitContext, split_step
 from ..yamlsrc import Located, load_located
 
-__all__ = ["CAMPAIGN_KEYS", "STEP_KEYS", "RESOURCE_KEYS", "LoadedSpec", "load_spec"]
+__all__ = ["CAMPAIGN_KEYS", "STEP_KEYS", "RESOURCE_KEYS", "AUDIT_KEYS", "LoadedSpec", "load_spec"]
 
 RESOURCE_KEYS: tuple[Key, ...] = (
     Key("requestMemory", "posint", "Memory per job, MB (BPS default 2048)."),
@@ -43,7 +44,17 @@ STEP_KEYS: tuple[Key, ...] = (
     Key("after", "strlist", "Steps that must be done before this one is submitted.", default=[]),
     Key("query", "str", "Base data query (butler `where` expression) for every group of the step.", default=""),
     Key("split", "mapping", "How to split the inputs into groups (see split rules); default: one group."),
+    Key("audit", "mapping", "What `jiracampaign audit` counts for the step: `{dataset: visit_summary}` (see audit keys)."),
 ) + _OVERRIDABLE
+
+AUDIT_KEYS: tuple[Key, ...] = (
+    Key("dataset", "str", "Dataset type each input has once processed, in the run's output collection "
+        "(`visit_summary` for step1).", required=True),
+    Key("dimension", "str", "The input dimension counted; default: the split's dimension for `ranges`, else `visit`."),
+    Key("instrument", "str", "Instrument of the inputs; default: the `instrument = '...'` of the step's query."),
+)
+
+_INSTRUMENT = re.compile(r"\binstrument\s*=\s*'([^']+)'")
 
 CAMPAIGN_KEYS: tuple[Key, ...] = (
     Key("campaign", "slug", "Campaign id: names the epic, every submission and every run.", required=True),
@@ -67,6 +78,25 @@ class LoadedSpec:
     campaign: Campaign
     groups: dict[str, list[Group]]
     source: Located
+    audits: dict[str, dict] = field(default_factory=dict)  # step -> {dataset, dimension, instrument} (`audit:`)
+
+
+def _check_audit(src: Located, i: int, raw: dict, query: str) -> dict | None:
+    """A step's ``audit`` mapping, checked, with its dimension and instrument filled in."""
+    if raw["audit"] is None:
+        return None
+    path = ("steps", i, "audit")
+    audit = check_section(src, path, raw["audit"], AUDIT_KEYS)
+    split = raw["split"] if isinstance(raw["split"], dict) else {}
+    if not audit["dimension"]:
+        audit["dimension"] = (split.get("dimension") or "visit") if split.get("rule") == "ranges" else "visit"
+    if not audit["instrument"]:
+        found = _INSTRUMENT.search(query)
+        if not found:
+            raise src.fail(path, "expected the instrument of the inputs: add 'instrument: NAME' here, or "
+                                 "instrument = 'NAME' to the step's query")
+        audit["instrument"] = found.group(1)
+    return audit
 
 
 def _check_query(src: Located, path: tuple, query: str) -> None:
@@ -210,6 +240,7 @@ def load_spec(path: str | Path, text: str | None = None,
         spec_path=str(path),
         spec_sha256=hashlib.sha256(raw_text).hexdigest(),
     )
-    return LoadedSpec(campaign, groups, src)
+    audits = {s.name: a for i, s in enumerate(steps) if (a := _check_audit(src, i, raw_steps[i], s.query))}
+    return LoadedSpec(campaign, groups, src, audits)
 
 

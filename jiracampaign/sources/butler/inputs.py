@@ -185,10 +185,39 @@ class ButlerInputs:
             raise SourceError(f"{dataset_type} has dimensions {sorted(own)}: it cannot be mapped to {dimension}")
         return sorted(wanted & found)
 
-    def _ids_with_dataset(self, dataset_type: str, dimension: str) -> set[int]:
+    def existing_collections(self, names: Iterable[str]) -> list[str]:
+        """Those of ``names`` the repository holds (a run not yet submitted has no output collection)."""
+        from lsst.daf.butler import MissingCollectionError
+
+        found = []
+        for name in names:
+            try:
+                self.butler.collections.get_info(name)
+            except MissingCollectionError:
+                continue
+            found.append(name)
+        return found
+
+    def output_ids(self, dataset_type: str, collections: Sequence[str], dimension: str = "visit") -> set[int]:
+        """``dimension`` ids with a ``dataset_type`` in any of ``collections`` that exist (`audit`'s outputs).
+
+        The dataset must have ``dimension`` among its own dimensions (``visit_summary`` on ``visit``);
+        an empty set when none of the collections exists yet.
+        """
+        try:
+            dataset = self.butler.get_dataset_type(dataset_type)
+        except Exception:
+            raise SourceError(f"butler repository {self.repo} has no dataset type {dataset_type!r}") from None
+        if dimension not in dataset.dimensions.names:
+            raise SourceError(f"{dataset_type} has dimensions {sorted(dataset.dimensions.names)}: it cannot be "
+                              f"counted per {dimension}")
+        existing = self.existing_collections(collections)
+        return self._ids_with_dataset(dataset_type, dimension, existing) if existing else set()
+
+    def _ids_with_dataset(self, dataset_type: str, dimension: str, collections: Sequence[str] | None = None) -> set[int]:
         started = time.perf_counter()
         with self.butler.query() as query:
-            rows = (query.join_dataset_search(dataset_type, self.collections)
+            rows = (query.join_dataset_search(dataset_type, list(collections or self.collections))
                     .data_ids([dimension]).where(instrument=self.instrument))
             ids = {int(row[dimension]) for row in rows}
         log.debug("%s with %s: %d in %.3f s", dimension, dataset_type, len(ids), time.perf_counter() - started)
