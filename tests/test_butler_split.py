@@ -207,3 +207,16 @@ def test_tracts_need_the_butler(runner, write, toy):
     spec, result = plan(runner, write, toy, f"{{rule: tracts, skymap: {toy.skymap}}}")
     assert result.exit_code == 3
     assert result.stderr.startswith(f"Error: {spec}:11: steps[0].split: missing required key 'butler'")
+
+
+def test_a_listed_sparse_split_runs_in_the_butler(runner, write, toy, butler):
+    """Without `butler:`, ranges over a list of every other g-band visit: the butler rewrites an OR of
+    n ranges as 2**n terms, so the runs must be one IN of range literals to run at all."""
+    wanted = toy.visit_ids("g")
+    wanted = [v for i, v in enumerate(wanted) if i % 7]  # many runs of up to six consecutive ids
+    write("ids.txt", "\n".join(map(str, wanted)) + "\n")
+    spec, result = plan(runner, write, toy, "{rule: ranges, file: ids.txt, size: 100}")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(Path("campaigns/t1/manifest.json").read_text())["submissions"]
+    assert any(r["data_query"].count("..") > 10 for r in rows)
+    assert_exact(butler, wanted, 100)

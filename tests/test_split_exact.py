@@ -32,8 +32,9 @@ def selects(query: str, dim: str, value: int) -> bool:
             hit = int(r.group(1)) <= value < int(r.group(2))
         elif r := re.fullmatch(rf"{dim} = (\d+)", part):
             hit = value == int(r.group(1))
-        elif r := re.fullmatch(rf"{dim} IN \(([\d, ]+)\)", part):
-            hit = value in {int(v) for v in r.group(1).split(", ")}
+        elif r := re.fullmatch(rf"{dim} IN \(([\d, .]+)\)", part):  # values and inclusive a..b ranges
+            items = [v.split("..") for v in r.group(1).split(", ")]
+            hit = any(int(v[0]) <= value <= int(v[-1]) for v in items)
         else:
             raise AssertionError(f"unexpected clause part {part!r} in {query!r}")
         if hit:
