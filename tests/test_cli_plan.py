@@ -148,7 +148,7 @@ BAD = [
      "digit, at most 40 characters), got 'Step_1'"),
     ("duplicate-step", "steps:\n  - name: step1\n  - name: step1\n", "spec.yaml:10: steps[1].name: duplicate step name 'step1'"),
     ("unknown-rule", "steps:\n  - name: step1\n    split: {rule: chunks}\n",
-     "spec.yaml:10: steps[0].split.rule: expected one of 'none', 'values', 'ranges', 'dates', got 'chunks'"),
+     "spec.yaml:10: steps[0].split.rule: expected one of 'none', 'values', 'ranges', 'dates', 'tracts', got 'chunks'"),
     ("no-steps", "steps: []\n", "spec.yaml:8: steps: empty: a campaign needs at least one step"),
     ("resource-type", "resources: {requestMemory: lots}\nsteps:\n  - name: step1\n",
      "spec.yaml:8: resources.requestMemory: expected a positive integer, got 'lots'"),
