@@ -48,6 +48,7 @@ def test_plan_prints_table_and_writes_folder(runner, write):
         "id": "t1_step1_001", "step": "step1", "group": 1, "groups": 3, "label": "visit 1..2",
         "data_query": "(instrument='HSC') AND (visit >= 1 AND visit < 3)", "inputs": 2,
         "run_name": "u_jdoe_t1_step1_group001_attempt1", "output_run": "u/jdoe/t1/step1/group001/attempt1",
+        "output": "u/jdoe/t1/step1/group001",
         "file": "step1/t1_step1_001.yaml",
         "sha256": hashlib.sha256((folder / "step1/t1_step1_001.yaml").read_bytes()).hexdigest(),
     }
@@ -118,7 +119,7 @@ BAD = [
      "spec.yaml:10: steps[0].split.size: expected a positive integer, got 0"),
     ("unknown-key", "steps:\n  - name: step1\n    color: red\n",
      "spec.yaml:10: steps[0].color: unknown key; expected one of: name, subset, pipeline, after, query, split, "
-     "site, template, input_collection, resources, bps, include_configs"),
+     "audit, site, template, input_collection, resources, bps, include_configs"),
     ("typo-key", "steps:\n  - name: step1\n    querry: \"a\"\n",
      "spec.yaml:10: steps[0].querry: unknown key; did you mean 'query'?"),
     ("close-key", "steps:\n  - name: step1\n    Input_Collection: x\n",
