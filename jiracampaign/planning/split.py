@@ -318,15 +318,21 @@ def _lines_of(src: Located, path: tuple, name: str, base_dir: Path, what: str) -
     return shown, items
 
 
-def _ids_from_file(src: Located, path: tuple, name: str, base_dir: Path, dim: str) -> Source:
-    shown, lines = _lines_of(src, path, name, base_dir, "id")
+def _parsed_lines(src: Located, path: tuple, name: str, base_dir: Path, what: str,
+                  parse: Callable[[str], Any]) -> Source:
+    """The values of a file, one per line, each read by ``parse`` (a `ValueError` names the file and line)."""
+    shown, lines = _lines_of(src, path, name, base_dir, what)
     out: list[tuple[Any, int | None]] = []
     for item, lineno in lines:
         try:
-            out.append((parse_id(item, dim), lineno))
+            out.append((parse(item), lineno))
         except ValueError as exc:
             raise SpecError(shown, lineno, None, str(exc)) from None
     return out, lambda line, msg: SpecError(shown, line, None, msg)
+
+
+def _ids_from_file(src: Located, path: tuple, name: str, base_dir: Path, dim: str) -> Source:
+    return _parsed_lines(src, path, name, base_dir, "id", lambda item: parse_id(item, dim))
 
 
 def _ids_inline(src: Located, path: tuple, values: Any, base_dir: Path, dim: str) -> Source:
@@ -353,14 +359,7 @@ def _night(value: Any) -> dt.date:
 
 
 def _nights_from_file(src: Located, path: tuple, name: str, base_dir: Path, dim: str) -> Source:
-    shown, lines = _lines_of(src, path, name, base_dir, "night")
-    out: list[tuple[Any, int | None]] = []
-    for item, lineno in lines:
-        try:
-            out.append((_night(item), lineno))
-        except ValueError as exc:
-            raise SpecError(shown, lineno, None, str(exc)) from None
-    return out, lambda line, msg: SpecError(shown, line, None, msg)
+    return _parsed_lines(src, path, name, base_dir, "night", _night)
 
 
 def _nights_inline(src: Located, path: tuple, values: Any, base_dir: Path, dim: str) -> Source:
