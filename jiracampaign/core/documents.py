@@ -9,10 +9,11 @@ never change the look of a ticket, open a link, or close a code block early.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Sequence, Union
 
-__all__ = ["Mono", "Strong", "Emph", "Link", "Warn", "Inline", "Heading", "Fields", "Table", "Code", "Paragraph",
+__all__ = ["unlink", "Mono", "Strong", "Emph", "Link", "Warn", "Inline", "Heading", "Fields", "Table", "Code", "Paragraph",
            "Bullet", "Bullets", "Block", "Document", "plain_text"]
 
 
@@ -125,3 +126,17 @@ def plain_text(content: Inline) -> str:
     if isinstance(content, Warn):
         return "(!)"
     return "".join(plain_text(part) for part in content)
+
+
+# Trackers (JIRA, GitHub-flavoured Markdown) turn a bare URL in plain text into a link even when every
+# markup character around it is escaped. A zero-width space after the scheme's colon (and inside "www.")
+# keeps the text as it reads while nothing recognises it as a URL; links are made only from `Link` spans.
+# Both renderers apply it to text they did not get as a `Link`.
+_BARE_URL = re.compile(r"\b([a-z][a-z0-9+.\-]*):(?=//)|\b(mailto):|\b(www)\.", re.IGNORECASE)
+ZWSP = "\u200b"
+
+
+def unlink(text: str) -> str:
+    """Text whose URLs (``https://...``, ``mailto:...``, ``www....``) no renderer turns into links."""
+    return _BARE_URL.sub(lambda m: f"{m.group(1) or m.group(2)}:{ZWSP}" if m.group(1) or m.group(2)
+                         else f"{m.group(3)}{ZWSP}.", text)

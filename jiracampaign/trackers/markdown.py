@@ -9,26 +9,15 @@ from __future__ import annotations
 import re
 
 from ..core.documents import Block, Bullets, Code, Document, Emph, Fields, Heading, Inline, Link, Mono, Paragraph, \
-    Strong, Table, Warn
+    Strong, Table, Warn, unlink
 
-__all__ = ["escape", "unlink", "inline", "render"]
+__all__ = ["escape", "inline", "render"]
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>#|~!])")
 
 
 _BLOCK_START = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))")
 
-# JIRA (and GitHub-flavoured Markdown) turn a bare URL in plain text into a link even when every markup
-# character around it is escaped. A zero-width space after the scheme's colon (and inside "www.") keeps
-# the text as it reads while nothing recognises it as a URL; links are made only from `Link` spans.
-_BARE_URL = re.compile(r"\b([a-z][a-z0-9+.\-]*):(?=//)|\b(mailto):|\b(www)\.", re.IGNORECASE)
-ZWSP = "\u200b"
-
-
-def unlink(text: str) -> str:
-    """Text whose URLs (``https://...``, ``mailto:...``, ``www....``) no renderer turns into links."""
-    return _BARE_URL.sub(lambda m: f"{m.group(1) or m.group(2)}:{ZWSP}" if m.group(1) or m.group(2)
-                         else f"{m.group(3)}{ZWSP}.", text)
 
 
 def escape(text: object) -> str:

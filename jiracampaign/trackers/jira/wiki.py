@@ -5,26 +5,15 @@ from __future__ import annotations
 import re
 
 from ...core.documents import Block, Bullets, Code, Document, Emph, Fields, Heading, Inline, Link, Mono, Paragraph, \
-    Strong, Table, Warn
+    Strong, Table, Warn, unlink
 
-__all__ = ["escape", "unlink", "mono", "noformat", "table", "link", "inline", "render"]
+__all__ = ["escape", "mono", "noformat", "table", "link", "inline", "render"]
 
 _SPECIAL = re.compile(r"([\\*_?\-+^~|\[\]{}!#()])")
 
 
 _LINE_MARKUP = re.compile(r"^(\s*)(h[1-6]|bq)\.", re.MULTILINE)
 
-# JIRA (and GitHub-flavoured Markdown) turn a bare URL in plain text into a link even when every markup
-# character around it is escaped. A zero-width space after the scheme's colon (and inside "www.") keeps
-# the text as it reads while nothing recognises it as a URL; links are made only from `Link` spans.
-_BARE_URL = re.compile(r"\b([a-z][a-z0-9+.\-]*):(?=//)|\b(mailto):|\b(www)\.", re.IGNORECASE)
-ZWSP = "\u200b"
-
-
-def unlink(text: str) -> str:
-    """Text whose URLs (``https://...``, ``mailto:...``, ``www....``) no renderer turns into links."""
-    return _BARE_URL.sub(lambda m: f"{m.group(1) or m.group(2)}:{ZWSP}" if m.group(1) or m.group(2)
-                         else f"{m.group(3)}{ZWSP}.", text)
 
 
 def escape(text: object) -> str:
