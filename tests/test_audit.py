@@ -169,23 +169,24 @@ def test_the_note_on_the_epic_is_one_living_comment(toy, planned, runner, tmp_pa
     assert compact_ranges(missing) in body and "not read yet" in body and "Outputs in the butler" in body
 
 
-@pytest.mark.parametrize("flavour", ["cloud"])
+@pytest.mark.parametrize("flavour", ["cloud", "datacenter"])
 def test_the_note_on_a_jira_epic(toy, planned, runner, flavour, monkeypatch):
     spec, _ = planned
     monkeypatch.setattr("time.sleep", lambda s: None)
     fake = FakeJira(flavour=flavour).start()
     try:
         args = ["--tracker", "jira", "--set", f"jira.server={fake.url}", "--set", "jira.project=CAMP",
-                "--set", f"jira.user={fake.user}", "--set", "jira.auth=basic"]
+                "--set", f"jira.user={fake.user}", "--set", f"jira.auth={'basic' if fake.cloud else 'token'}"]
         env = {"JIRACAMPAIGN_JIRA_TOKEN": fake.token}
         assert runner.invoke(cli, [*args, "create", str(spec)], env=env).exit_code == 0
         fill_outputs(toy)
         for _ in range(2):
             out = runner.invoke(cli, [*args, "audit", "t1"], env=env)
             assert out.exit_code == 0, out.output
-        bodies = [c["body"] for i in fake.issues.values() for c in getattr(i, "comments", [])
+        bodies = [(key, c["body"]) for key, i in fake.issues.items() for c in getattr(i, "comments", [])
                   if "Outputs in the butler" in str(c.get("body", c))]
         assert len(bodies) == 1, bodies
+        assert fake.type_json(fake.issues[bodies[0][0]].type_id)["name"] == "Epic"
         assert fake.token not in out.output
     finally:
         fake.stop()

@@ -105,11 +105,18 @@ def _check_query(src: Located, path: tuple, query: str) -> None:
         raise src.fail(path, problems[0])
 
 
-def _check_group_queries(src: Located, i: int, step: Step, groups: list[Group]) -> None:
-    """Check each group's whole data query, as it will be written; the first problem is the error."""
+def _check_group_queries(src: Located, i: int, step: Step, groups: list[Group],
+                         parse: Callable[[str], list[str]] | None) -> None:
+    """Check each group's whole data query, as it will be written; the first problem is the error.
+
+    Our own rules first; then, when given, ``parse`` (the butler's parser and dimension universe).
+    """
+    if parse is not None and step.query and (problems := parse(step.query)):
+        raise src.fail(("steps", i, "query"), f"the butler would refuse this query: {problems[0]}")
     where = ("steps", i, "split") if step.split.get("rule", "none") != "none" else ("steps", i, "query")
     for g in groups:
-        problems = check_query(combine_query(step.query, g.clause))
+        query = combine_query(step.query, g.clause)
+        problems = check_query(query) or (parse(query) if parse is not None and query else [])
         if problems:
             raise src.fail(where, f"step {step.name}, group {g.index} of {g.count} ({g.label}): "
                                   f"the data query would fail in the butler: {problems[0]}")
@@ -175,7 +182,8 @@ def _build_step(src: Located, i: int, raw: dict, top: dict, base_dir: Path) -> S
 
 
 def load_spec(path: str | Path, text: str | None = None,
-              open_butler: Callable[[str, list[str], str], ButlerView] | None = None) -> LoadedSpec:
+              open_butler: Callable[[str, list[str], str], ButlerView] | None = None,
+              parse_query: Callable[[str], list[str]] | None = None) -> LoadedSpec:
     """Read and check a campaign spec.
 
     Parameters
@@ -188,6 +196,9 @@ def load_spec(path: str | Path, text: str | None = None,
         ``open_butler(repo, collections, instrument)`` returns a `ButlerView`, for splits that read
         their inputs from the butler (`jiracampaign.services.inputs` passes one when the butler
         extra is installed); without it such a split is an error naming the extra.
+    parse_query : callable, optional
+        ``parse_query(where)`` returns every reason the butler's own parser rejects a data query
+        (empty when none); each group's query is checked by it after our own rules.
 
     Returns
     -------
@@ -224,7 +235,7 @@ def load_spec(path: str | Path, text: str | None = None,
         for i, s in enumerate(steps)
     }
     for i, s in enumerate(steps):
-        _check_group_queries(src, i, s, groups[s.name])
+        _check_group_queries(src, i, s, groups[s.name], parse_query)
     campaign = Campaign(
         id=top["campaign"],
         description=top["description"],

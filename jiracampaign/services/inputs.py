@@ -40,10 +40,30 @@ class ButlerOpener:
             self._open.popitem()[1].close()
 
 
+PIPELINE_INSTRUMENT = "instrument-of-the-pipeline"
+"""Stands for the instrument a query gets from its pipeline when the query does not name one."""
+
+
+def parse_query(where: str) -> list[str]:
+    """Every reason daf_butler's parser and default dimension universe reject ``where``; empty when none.
+
+    Governors other than the instrument (``skymap`` for a tract) must be in the query itself: the
+    pipeline supplies only the instrument.
+    """
+    from ..sources.butler.checks import check_where
+
+    return check_where(where, data_id={"instrument": PIPELINE_INSTRUMENT})
+
+
 def load_spec(path: str | Path, text: str | None = None) -> LoadedSpec:
-    """Read and check a campaign spec, asking the butler for the inputs of the splits that read it."""
+    """Read and check a campaign spec, asking the butler for the inputs of the splits that read it.
+
+    With the butler extra, every group's data query is also checked by daf_butler's own parser.
+    """
     opener = ButlerOpener()
+    with_butler = available()
     try:
-        return _load_spec(path, text, open_butler=opener if available() else None)
+        return _load_spec(path, text, open_butler=opener if with_butler else None,
+                          parse_query=parse_query if with_butler else None)
     finally:
         opener.close()
