@@ -114,6 +114,8 @@ def _check_group_queries(src: Located, i: int, step: Step, groups: list[Group],
     if parse is not None and step.query and (problems := parse(step.query)):
         raise src.fail(("steps", i, "query"), f"the butler would refuse this query: {problems[0]}")
     where = ("steps", i, "split") if step.split.get("rule", "none") != "none" else ("steps", i, "query")
+    if step.split.get("butler") is not None:
+        parse = None  # the split has checked each query against the repository's own dimensions
     for g in groups:
         query = combine_query(step.query, g.clause)
         problems = check_query(query) or (parse(query) if parse is not None and query else [])
