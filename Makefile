@@ -4,7 +4,16 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench clean
+# The Rubin middleware (ctrl_bps and its plug-ins, pipe_base) needs Python >= 3.12: it gets its own
+# environment. `python3.12` when it runs, else pyenv's newest 3.12 (PYENV_VERSION=3.12.x python3.12).
+STACK_VENV  ?= .venv-lsst
+STACK_BIN   := $(STACK_VENV)/bin
+STACK_STAMP := $(STACK_VENV)/.installed-stamp
+PYENV_312   := $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.[0-9]+)?$$' | tail -1)
+PYTHON312   ?= $(shell python3.12 -c '' >/dev/null 2>&1 && echo python3.12 || \
+                 (test -n "$(PYENV_312)" && echo "env PYENV_VERSION=$(PYENV_312) python3.12"))
+
+.PHONY: demo test bench stack clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "jiracampaign needs Python >= 3.11; run: make PYTHON=python3.12 ...")'
@@ -13,13 +22,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,butler]'
 	@touch $(STAMP)
 
+$(STACK_STAMP): stack-requirements.txt
+	@test -n "$(PYTHON312)" || { echo "the Rubin middleware needs Python 3.12: install it, or run make PYTHON312=/path/to/python3.12"; exit 1; }
+	@echo "Setting up the Rubin middleware with $(PYTHON312) in $(STACK_VENV) (about a minute)"
+	$(PYTHON312) -m venv $(STACK_VENV)
+	$(STACK_BIN)/python -m pip install --quiet --upgrade pip
+	$(STACK_BIN)/python -m pip install --quiet -r stack-requirements.txt
+	@touch $(STACK_STAMP)
+
+stack: $(STACK_STAMP)
+
 # The main job on the embedded default store (kept under build/demo, so your own store is untouched).
 demo: $(STAMP)
 	$(BIN)/jiracampaign --set local.path=build/demo/campaigns.sqlite create examples/demo/campaign.yaml --output-dir build/demo/demo-w47
 
-test: $(STAMP)
+test: $(STAMP) $(STACK_STAMP)
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	JC_TEST_STACK=$(abspath $(STACK_VENV)) $(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_plan.py
@@ -30,4 +49,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_butler.py
 
 clean:
-	rm -rf $(VENV) build campaigns
+	rm -rf $(VENV) $(STACK_VENV) build campaigns

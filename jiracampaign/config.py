@@ -47,6 +47,10 @@ CONFIG_KEYS: tuple[Key, ...] = (
     )),
     Key("bps", "section", "The BPS command line.", keys=(
         Key("command", "str", "Command used to submit: `bps`, or a path or wrapper."),
+        Key("python", "str", "The Rubin stack's Python (>= 3.12, with lsst-ctrl-bps), used to read BPS runs and "
+            "quantum provenance; default: the interpreter named on the first line of `bps.command`, or this "
+            "Python when it can import lsst.ctrl.bps."),
+        Key("helper_timeout", "number", "Seconds one call of the stack's helper may take."),
     )),
 )
 

@@ -55,7 +55,8 @@ def entry_for(key: str, ident: str, record: SubmissionRecord, synced: SyncRecord
     if run is None or not run.run_name:
         return None
     entry = Entry(key=key, ident=ident, step=record.step, source=source_for(run.wms), run_name=run.run_name,
-                  run_id=run.run_id, wms=run.wms, submitted=run.submitted)
+                  run_id=run.run_id, wms=run.wms, submitted=run.submitted, submit_dir=run.submit_dir or "",
+                  returned=run.returned)
     if synced is not None and synced.run_name == run.run_name:  # a resubmission starts afresh
         for name in ("digest", "state", "status", "total", "finished", "failed", "failures", "changed_at", "running"):
             setattr(entry, name, getattr(synced, name))

@@ -231,6 +231,8 @@ class SyncRecord:
     failures: str = ""     # signature of the failure summary last posted
     changed_at: str = ""   # when sync last saw the run change (UTC)
     running: int | None = None
+    submit_dir: str = ""   # BPS's submit directory, where HTCondor and Parsl runs are read from
+    returned: str | None = None  # when bps submit returned (for Parsl: when the run ended)
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(SyncRecord)} | {"version": RECORD_VERSION}

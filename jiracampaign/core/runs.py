@@ -31,12 +31,21 @@ class RunRef:
         so the source may skip reading details.
     submitted : `datetime`, optional
         Submit time (UTC); widens the source's search window to cover old runs.
+    wms : `str`, optional
+        The workload system it runs on (``panda``, ``htcondor``, ``parsl``).
+    submit_dir : `str`, optional
+        BPS's submit directory (``Submit dir``): what HTCondor and Parsl runs are read from.
+    returned : `datetime`, optional
+        When ``bps submit`` returned; for Parsl, whose submit blocks, when the run ended.
     """
 
     name: str
     run_id: str | None = None
     digest: str | None = None
     submitted: datetime | None = None
+    wms: str = ""
+    submit_dir: str | None = None
+    returned: datetime | None = None
 
 
 @dataclass
@@ -162,6 +171,8 @@ class RunStatus:
     detail: bool = False
     changed: bool = True
     deferred: list[str] = field(default_factory=list)  # what could not be read this time ("task details", ...)
+    report: dict[str, Any] | None = None  # the full failure report, attached to the ticket beside the short summary
+    report_name: str = ""                 # its file name on the ticket
 
     @property
     def remaining(self) -> int:

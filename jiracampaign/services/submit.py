@@ -30,6 +30,7 @@ from typing import Callable
 
 import yaml
 
+from ..childenv import child_environment, secret_variables
 from ..config import Config, data_dir
 from ..core import texts
 from ..core.ledger import Entry
@@ -115,13 +116,6 @@ def run_folder(folder: Path, record: SubmissionRecord) -> Path:
     return Path(folder) / "runs" / f"{record.submission}-a{record.attempt}"
 
 
-def child_environment(secret_names: tuple[str, ...] = (), environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for ``bps``: this process's, without ``JIRACAMPAIGN_*`` settings or the named secrets."""
-    environ = os.environ if environ is None else environ
-    hidden = set(secret_names)
-    return {k: v for k, v in environ.items() if not k.startswith("JIRACAMPAIGN_") and k not in hidden}
-
-
 def wms_of(yaml_text: str) -> str:
     """Workload system of a BPS file, from its ``wmsServiceClass`` (``panda``, ``htcondor``, ``parsl``...)."""
     try:
@@ -158,15 +152,6 @@ def submit(tracker: Tracker, config: Config, targets: tuple[str, ...], steps: tu
         return submitter.submit(selected, epic, items, force=force, dry_run=True)
     with exclusive(lock_path(data_dir()), LOCK_WAIT):
         return submitter.submit(selected, epic, items, force=force)
-
-
-def secret_variables(config: Config) -> tuple[str, ...]:
-    """Names of environment variables that may hold a jiracampaign secret (the JIRA token's)."""
-    try:
-        name = config.get("jira.token_env")
-    except (KeyError, TypeError):
-        return ()
-    return (name,) if isinstance(name, str) and name else ()
 
 
 class Submitter:

@@ -250,7 +250,8 @@ class Syncer:
             try:
                 source = self.source(name)
                 before = source.requests_made
-                found = source.statuses([RunRef(e.run_name, e.run_id, e.digest, _when(e.submitted)) for _, e in items])
+                found = source.statuses([RunRef(e.run_name, e.run_id, e.digest, _when(e.submitted), e.wms,
+                                                  e.submit_dir or None, _when(e.returned)) for _, e in items])
                 report.source_requests += source.requests_made - before
             except (SourceError, NotImplementedError, JiraCampaignError) as exc:
                 log.warning("%s: %s", name, exc)
