@@ -25,6 +25,8 @@ log = logging.getLogger("jiracampaign.stack")
 #: op name -> (module in this folder, function): each function takes the request and returns a dict
 OPS = {
     "ping": ("stack_ping", "ping"),
+    "status": ("stack_wms", "status"),            # WMS plug-ins' get_status/report (HTCondor, ...)
+    "provenance": ("stack_provenance", "provenance"),  # quantum provenance of finished runs
 }
 
 
