@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from ..config import Config, data_dir
 from ..core import texts
+from ..core.documents import Document
 from ..core.leases import Lease
 from ..core.model import Campaign, Submission
 from ..core.records import CampaignRecord, StepInfo, StepRecord, SubmissionRecord
@@ -155,7 +156,8 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
 
     step_wanted = [NewItem(f"{campaign.id}_{s.name}", campaign.id, f"{campaign.id} {s.name}", texts.step_doc(campaign, s),
                            StepRecord(campaign.id, s.name), parent=epic.key) for s in campaign.steps] if tracker.step_items else []
-    existing, lease = _lease_if_writing(tracker, campaign, folder, epic, existing, step_wanted, plan, journal)
+    wanted = _Wanted(plan, campaign)
+    existing, lease = _lease_if_writing(tracker, campaign, folder, epic, existing, step_wanted, plan, journal, wanted)
     result = CreateResult(campaign.id, epic.key, epic_created, tracker.describe(), Path(folder), plan=plan,
                           duplicates=duplicates)
     try:
@@ -168,7 +170,7 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
         created = {t.ident for t in new_items}
         for sub in plan.submissions:
             item, is_new = items[sub.id], sub.id in created
-            changes = _update_submission(tracker, item, plan, sub, campaign, is_new, folder)
+            changes = _update_submission(tracker, item, plan, sub, campaign, is_new, folder, wanted)
             if changes == [FROZEN]:
                 action, changes = FROZEN, []
             else:
@@ -195,27 +197,44 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
 FROZEN = "changed after submit: needs a new attempt"
 
 
-def _stale(item: Item, plan: Plan, sub: Submission, campaign: Campaign) -> bool:
+class _Wanted:
+    """Each submission's planned record (with its description's checksum) and description, rendered once."""
+
+    def __init__(self, plan: Plan, campaign: Campaign):
+        self.plan, self.campaign = plan, campaign
+        self._made: dict[str, tuple[SubmissionRecord, Document]] = {}
+
+    def __call__(self, sub: Submission) -> tuple[SubmissionRecord, Document]:
+        """A fresh copy of the record (callers may change it) and the description."""
+        if sub.id not in self._made:
+            record = submission_record(sub, self.campaign, self.plan.file_sha(sub), run=None)
+            doc = texts.submission_doc(record)
+            record.text_sha = texts.doc_sha(sub.title, doc)
+            self._made[sub.id] = (record, doc)
+        record, doc = self._made[sub.id]
+        return dataclasses.replace(record), doc
+
+
+def _stale(item: Item, sub: Submission, wanted: _Wanted) -> bool:
     """Whether `_update_submission` would write to ``item`` (without asking the tracker anything)."""
     old = item.record if isinstance(item.record, SubmissionRecord) else None
     if old is None:
         return True
     if old.run is not None:
         return False  # ran: never written again
-    record = submission_record(sub, campaign, plan.file_sha(sub))
-    record.text_sha = texts.doc_sha(sub.title, texts.submission_doc(record))
-    return record != old or Path(sub.file).name not in item.attachments
+    return wanted(sub)[0] != old or Path(sub.file).name not in item.attachments
 
 
 def _lease_if_writing(tracker: Tracker, campaign: Campaign, folder: Path, epic: Item, existing: dict[str, Item],
-                      step_wanted: list[NewItem], plan: Plan, journal: Journal | None) -> tuple[dict[str, Item], Lease | None]:
+                      step_wanted: list[NewItem], plan: Plan, journal: Journal | None,
+                      wanted: _Wanted) -> tuple[dict[str, Item], Lease | None]:
     """When items are missing or out of date, take the campaign's ``create`` lease (held until this
     create is done); a create elsewhere that holds it is waited for, then what it made is read again.
     Returns the items found and the lease (`None`: nothing to write)."""
     while True:
         plan.tickets = {s.id: existing[s.id].key for s in plan.submissions if s.id in existing}
         if all(w.ident in existing for w in step_wanted) and all(
-                s.id in existing and not _stale(existing[s.id], plan, s, campaign) for s in plan.submissions):
+                s.id in existing and not _stale(existing[s.id], s, wanted) for s in plan.submissions):
             return existing, None
         lease, other = take_lease(tracker, epic.key, "create", CREATE_LEASE_TTL)
         if lease is not None:
@@ -248,7 +267,7 @@ def _create_missing(tracker: Tracker, campaign: Campaign, epic: Item, existing: 
 
 
 def _update_submission(tracker: Tracker, item: Item, plan: Plan, sub: Submission, campaign: Campaign,
-                       new: bool, folder: Path) -> list[str]:
+                       new: bool, folder: Path, wanted: _Wanted) -> list[str]:
     """Bring one submission item up to date: description, attached file, record. Returns what changed.
 
     A submission that ran keeps its file, record and description as they were when it ran: if the
@@ -258,9 +277,8 @@ def _update_submission(tracker: Tracker, item: Item, plan: Plan, sub: Submission
     if old is not None and old.run is not None:
         return _frozen(tracker, item, plan, sub, campaign, old, folder)
     sha = plan.file_sha(sub)
-    record = submission_record(sub, campaign, sha, run=None)
-    title, doc = sub.title, texts.submission_doc(record)
-    record.text_sha = texts.doc_sha(title, doc)
+    record, doc = wanted(sub)
+    title = sub.title
     changes = [] if new else _retitle(tracker, item, title, doc, record.text_sha)
     name = Path(sub.file).name
     if (old.sha256 if old else None) != sha or name not in item.attachments:
