@@ -29,12 +29,14 @@ TRACKERS = {
 }
 SOURCES = {
     "panda": "jiracampaign.sources.panda.source.PandaSource",
+    "bps": "jiracampaign.sources.bps.source.BpsSource",
 }
 #: where the built-in plug-ins declare their settings (modules that import nothing heavy)
 BUILTIN_SETTINGS = (
     "jiracampaign.trackers.local_settings",
     "jiracampaign.trackers.jira.settings",
     "jiracampaign.sources.panda.settings",
+    "jiracampaign.sources.bps.settings",
 )
 
 
