@@ -3,6 +3,11 @@
 The packaged table (``jiracampaign/etc/known_errors.yaml``) holds common cases; operators add their
 own (e.g. "known pipeline bug DM-12345: accept") in the file named by ``sync.known_errors``, whose
 entries are tried first. A failure group no entry matches is marked for review.
+
+An entry matches a group by task label, by ``error`` (``kind:code`` as the source writes it: a PanDA
+component and code), by ``exception`` (the exception type a quantum raised, from quantum provenance:
+the group's kind, matched by its full name or by the part after the last dot) and by ``diagnostic``
+(a regular expression searched in the message). Every key given must match.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ KNOWN_ERROR_KEYS: tuple[Key, ...] = (
     Key("label", "str", "Task label, a glob (`*` for any).", default="*"),
     Key("error", "str", "`kind:code` as the source writes it (`pilot:1305`, `exe:137`, `transformation:1` on "
         "PanDA), a glob (`pilot:*`).", default="*"),
+    Key("exception", "str", "Exception type a quantum raised (quantum provenance), a glob matched against its full "
+        "and its short name (`MemoryError`, `*NoWorkFound`).", default=""),
     Key("diagnostic", "str", "Regular expression searched in the error message, case-insensitive.", default=""),
     Key("meaning", "str", "What happened.", required=True),
     Key("action", "str", "What kind of action it needs.", required=True, choices=ACTIONS),
@@ -57,13 +64,21 @@ class KnownError:
     advice: str
     ticket: str = ""
     origin: str = ""
+    exception: str = ""
 
     def matches(self, group: FailureGroup) -> bool:
         errors = [_canonical(e) for e in [group.error] + [e.strip() for e in group.also.split(",") if e.strip()]]
         pattern = _canonical(self.error)
         return (fnmatch.fnmatchcase(group.label, self.label)
                 and any(fnmatch.fnmatchcase(e, pattern) for e in errors)
+                and (not self.exception or _exception_matches(group.kind, self.exception))
                 and (self.diagnostic is None or bool(self.diagnostic.search(group.message))))
+
+
+def _exception_matches(kind: str, pattern: str) -> bool:
+    """An exception type glob against a group's kind, by its full name or the part after the last dot."""
+    names = {kind, kind.rsplit(".", 1)[-1]}
+    return any(fnmatch.fnmatchcase(name, pattern) for name in names)
 
 
 def _load(name: str, text: str | None = None, path: Path | None = None) -> list[KnownError]:
@@ -82,7 +97,7 @@ def _load(name: str, text: str | None = None, path: Path | None = None) -> list[
         except re.error as exc:
             raise src.fail((i, "diagnostic"), f"is not a valid regular expression: {exc}") from None
         out.append(KnownError(row["label"], row["error"], pattern, row["meaning"], row["action"], row["advice"],
-                              row["ticket"], f"{src.path}:{src.line((i,))}"))
+                              row["ticket"], f"{src.path}:{src.line((i,))}", row["exception"]))
     return out
 
 
