@@ -21,6 +21,7 @@ __all__ = ["cli", "main", "State", "fail"]
 
 COMMANDS = {
     "audit": "audit:audit",
+    "board": "board:board",
     "config": "setup:config_cmd",
     "create": "campaign:create",
     "init": "setup:init",

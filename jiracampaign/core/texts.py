@@ -33,6 +33,9 @@ AUDIT_SLOT = "audit"
 REASONS_NOT_READ = "not read yet"
 ROLLUP_STATES = [s.value for s in BatchState]
 DIAG_LIMIT = 300
+TOP_GROUPS = 5        # failure groups shown in a failure summary (the others are counted)
+DATA_IDS_SHOWN = 5    # data IDs shown per failure group
+EXAMPLES_SHOWN = 2    # example quanta shown per failure group
 NOT_YET = Emph("not yet submitted")
 
 
@@ -199,15 +202,21 @@ def status_doc(status: RunStatus, entry: Entry, since: str) -> Document:
     return doc.add(Paragraph(Emph("Kept current by jiracampaign sync: edited in place when the run changes.")))
 
 
-def _examples(group: FailureGroup) -> list[Bullet]:
+def _examples(group: FailureGroup, limit: int | None = None) -> list[Bullet]:
     out = []
-    for job in group.examples:
-        content: list[Inline] = [Link(f"job {job.id}", job.url)]
+    for job in group.examples[:limit]:
+        if job.url or not job.data_id:
+            content: list[Inline] = [Link(f"job {job.id}", job.url)]
+        else:  # a quantum from provenance: its data ID says which; its logs are files
+            content = ["quantum ", Mono(job.data_id)]
         if job.site:
             content.append(f" at {job.site}")
         if job.attempt is not None:
             content.append(f", attempt {job.attempt}")
-        links = [Link(name, url) for name, url in job.links()]
+        links: list[Inline] = [Link(name, url) if url.startswith(("http://", "https://")) else [f"{name} ", Mono(url)]
+                               for name, url in job.links()]
+        if not job.url and job.log:  # a file: the log alone (stdout and stderr sit beside it)
+            links = [["log ", Mono(job.log)]]
         if links:
             content.append(": ")
             for i, item in enumerate(links):
@@ -224,38 +233,85 @@ def _head(group: FailureGroup) -> list[Inline]:
     return head + [": ", message if message else Emph("no diagnostic")]
 
 
-def failure_doc(status: RunStatus, entry: Entry, table: list[KnownError]) -> Document:
+def _size(amount: float) -> str:
+    """Bytes as ``512 MiB`` / ``3.2 GiB``."""
+    if amount >= 1024 ** 3:
+        return f"{amount / 1024 ** 3:.1f} GiB"
+    return f"{amount / 1024 ** 2:.0f} MiB"
+
+
+def _data_ids(group: FailureGroup, limit: int) -> Bullet | None:
+    if not group.data_ids:
+        return None
+    shown = group.data_ids[:limit]
+    more = group.count - len(shown)
+    text: list[Inline] = ["Data IDs: "]
+    for i, data_id in enumerate(shown):
+        text += ["; ", Mono(data_id)] if i else [Mono(data_id)]
+    if more > 0:
+        text.append(f" (+{more} more)")
+    return Bullet(text)
+
+
+def failure_doc(status: RunStatus, entry: Entry, table: list[KnownError], top: int = TOP_GROUPS) -> Document:
     """Final failures of a run grouped by error, each with its meaning and advice (or marked for review) and
-    examples; then, apart and without advice, failed attempts that were retried (they are not failures)."""
+    examples; then, apart and without advice, failed attempts that were retried (they are not failures).
+
+    When the source has a full report (`RunStatus.report`, attached beside the note as
+    ``status.report_name``) the note stays short: the ``top`` largest groups are shown (the others are
+    counted), each with a few data IDs and example quanta, the report's ``peak_memory`` (bytes per task
+    label, from quantum provenance) for the failing tasks, and a pointer to the attachment.
+    """
+    quanta = status.report is not None and any(e.data_id and not e.url for g in status.failures for e in g.examples)
+    unit = "quanta" if quanta else "jobs"
     per_label: Counter = Counter()
     for group in status.failures:
         per_label[group.label] += group.count
     doc = Document([
         Heading(["Failures in run ", Mono(entry.run_name),
-                 f": {status.failed_jobs} failed jobs, {len(status.failures)} distinct errors"]),
-        Paragraph("Failed jobs per task: " + ", ".join(f"{k} {v}" for k, v in per_label.most_common())),
+                 f": {status.failed_jobs} failed {unit}, {len(status.failures)} distinct errors"]),
+        Paragraph(f"Failed {unit} per task: " + ", ".join(f"{k} {v}" for k, v in per_label.most_common())),
     ])
+    peak = (status.report or {}).get("peak_memory") or {}
+    if status.report is None:  # nothing attached to hold the rest: every group is shown
+        top = len(status.failures)
     actions: Counter = Counter()
     items = []
-    for group in status.failures:
+    for i, group in enumerate(status.failures):
         known = classify(group, table)
-        head = _head(group)
+        if known:
+            actions[known.action] += 1
+        else:
+            actions["review"] += 1
+        if i >= top:
+            continue
         if known:
             ticket = f" (see {known.ticket})" if known.ticket else ""
             advice = Bullet([f"Known: {known.meaning} ", Strong(known.action), f": {known.advice}{ticket}"])
-            actions[known.action] += 1
         else:
             advice = Bullet([Warn(), " ", Strong("Unknown error: needs review."),
                              " Add it to the known-errors table once understood."])
-            actions["review"] += 1
-        items.append(Bullet(head, [advice, *_examples(group)]))
+        details = [advice]
+        ids = _data_ids(group, DATA_IDS_SHOWN)
+        if ids:
+            details.append(ids)
+        if isinstance(peak.get(group.label), (int, float)):
+            details.append(Bullet(f"Peak memory of {group.label}: {_size(peak[group.label])} (largest attempt of any quantum)"))
+        items.append(Bullet(_head(group), [*details, *_examples(group, EXAMPLES_SHOWN if quanta else None)]))
     doc.add(Bullets(items))
+    hidden = status.failures[top:]
+    if hidden:
+        doc.add(Paragraph(f"... and {len(hidden)} more errors ({sum(g.count for g in hidden)} failed {unit})"
+                          + (" in the attached report." if status.report is not None else ".")))
     if status.retried:
-        doc.add(Paragraph([f"Retried: {status.retried_jobs} failed attempts were retried (PanDA ran them again); "
-                           "they are not counted as failures above."]),
-                Bullets([Bullet(_head(group)) for group in status.retried]))
+        doc.add(Paragraph([f"Retried: {status.retried_jobs} failed attempts were retried (the workload system ran "
+                           "them again); they are not counted as failures above."]),
+                Bullets([Bullet(_head(group)) for group in status.retried[:top]]))
     if status.message:
         doc.add(Paragraph(Emph(status.message)))
+    if status.report is not None and status.report_name:
+        doc.add(Paragraph(["The full report (every failed and blocked quantum, each attempt's exception, log "
+                           "file and memory) is attached as ", Mono(status.report_name), "."]))
     order = ["review", "rescue", "retry", "investigate", "accept"]
     return doc.add(Paragraph([Strong("Next:"), " " + "; ".join(
         f"{a} ({actions[a]} error{'s' if actions[a] > 1 else ''})" for a in order if actions[a])]))

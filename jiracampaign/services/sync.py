@@ -3,8 +3,9 @@
 Reads: the open campaigns (one bulk read), each campaign's sync ledger (one download), and each
 status source once for all of its runs. For a run that changed: the item shows the new run state,
 its one status note is edited in place, a failure summary is posted when the errors change (edited
-in place while only their counts grow), its sync record is updated; then the campaign's roll-up
-note and ledger. Nothing is written when nothing changed. A write that fails leaves the run's ledger
+in place while only their counts grow) with, when the source has one (quantum provenance), the full
+JSON failure report attached beside it (uploaded only when its content changed), its sync record is
+updated; then the campaign's roll-up note and ledger. Nothing is written when nothing changed. A write that fails leaves the run's ledger
 entry as it was, so the next sync tries again.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -34,7 +36,7 @@ from ..trackers.base import Item, Tracker
 from .leases import release_lease, take_lease
 from .ledger import ledger_from_items, load_ledger
 
-__all__ = ["Action", "SyncReport", "Syncer", "sync", "ATTENTION"]
+__all__ = ["Action", "SyncReport", "Syncer", "sync", "ATTENTION", "report_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ class Action:
     """One write sync makes (or, with ``--dry-run``, would make)."""
 
     key: str
-    kind: str  # transition, status, failures, record, rollup, digest
+    kind: str  # transition, status, report, failures, record, rollup, digest
     text: str
     run: Callable[[], object] = field(repr=False, default=lambda: None)
 
@@ -301,6 +303,11 @@ class Syncer:
                               lambda: self.tracker.put_note(key, texts.STATUS_SLOT, body)))
         if status.failures_read and status.failures and full != entry.failures:
             summary = texts.failure_doc(status, new, self.known)
+            if status.report is not None and status.report_name:  # attached first: the summary points to it
+                content = report_bytes(status.report)
+                actions.append(Action(key, "report", f"{key}: failure report {status.report_name} "
+                                      f"({len(content)} bytes, attached when it changed)",
+                                      lambda: self._attach_changed(key, status.report_name, content)))
             actions.append(Action(key, "failures", f"{key}: failure summary ({status.failed_jobs} failed jobs, "
                                   f"{len(status.failures)} errors)",
                                   lambda: self.tracker.put_note(key, texts.failure_slot(kinds), summary)))
@@ -311,6 +318,15 @@ class Syncer:
             return False  # the entry stays as it was: the next sync tries again
         state.entries[key] = new
         return True
+
+    def _attach_changed(self, key: str, filename: str, content: bytes) -> str:
+        """Attach ``content`` unless the item already has it under that name (the tracker replaces a file
+        of the same name); returns ``attached`` or ``unchanged``."""
+        if self.tracker.read_attachment(key, filename) == content:
+            log.info("%s: %s unchanged", key, filename)
+            return "unchanged"
+        self.tracker.attach(key, filename, content)
+        return "attached"
 
     def _finish_epic(self, epic: Item, state: SyncState, now: str, dry_run: bool, report: SyncReport) -> None:
         steps = epic.record.steps if isinstance(epic.record, CampaignRecord) else []
@@ -338,6 +354,12 @@ def _execute(actions: list[Action], dry_run: bool, report: SyncReport) -> bool:
         report.problems.append(f"{actions[0].key}: {exc}")
         return False
     return True
+
+
+def report_bytes(report: dict) -> bytes:
+    """A run's full failure report as the file attached: stable JSON (sorted keys), so an unchanged report
+    is an unchanged file."""
+    return json.dumps(report, sort_keys=True, indent=1, default=str).encode("utf-8")
 
 
 def _when(text: str | None) -> datetime | None:

@@ -19,7 +19,7 @@ from ..core.states import BatchState
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
 
-__all__ = ["NewItem", "Item", "ItemRef", "Tracker", "Progress", "CreateLog"]
+__all__ = ["NewItem", "Item", "ItemRef", "Tracker", "Progress", "CreateLog", "Board", "BoardColumn"]
 
 #: ``(key, id)`` of an item created earlier (the campaign folder's manifest keeps them)
 ItemRef = tuple[str, str]
@@ -91,6 +91,35 @@ class Item:
     @property
     def kind(self) -> str:
         return self.record.KIND
+
+
+@dataclass
+class BoardColumn:
+    """One column of a board: the statuses it holds, and the run states whose items show in it."""
+
+    name: str
+    statuses: list[str]
+    states: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Board:
+    """A board over a saved query of submission items, one campaign's or every campaign's (`Tracker.board`).
+
+    ``created`` names what this call made (``filter``, ``board``; empty when both existed); ``notes``
+    what a person should know (a run state whose items show in no column).
+    """
+
+    name: str
+    id: str
+    url: str
+    query: str
+    query_id: str
+    query_url: str
+    campaign: str | None = None
+    columns: list[BoardColumn] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class Tracker:
@@ -191,6 +220,13 @@ class Tracker:
     def link(self, key: str, other: str, relation: str) -> None:
         """Link two items (``relation`` such as ``rescues``); linking twice changes nothing."""
         raise NotImplementedError
+
+    # ---- views ----------------------------------------------------------------------------------
+    def board(self, campaign: str | None = None, known: ItemRef | None = None) -> Board:
+        """Find, or create once, a board showing one campaign's submissions (or every campaign's when
+        ``campaign`` is `None`), columns following the run states; ``known`` is the campaign item's ref
+        when the campaign folder knows it. Calling it again finds what the first call made."""
+        raise NotImplementedError(f"the {self.name} tracker has no boards")
 
     # ---- leases ---------------------------------------------------------------------------------
     def read_lease(self, key: str) -> Lease | None:

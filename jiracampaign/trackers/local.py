@@ -21,7 +21,7 @@ from ..core.records import Record, SyncRecord, record_from_json
 from ..core.states import BatchState
 from ..errors import TrackerError
 from . import markdown
-from .base import CreateLog, Item, ItemRef, NewItem, Progress, Tracker
+from .base import Board, CreateLog, Item, ItemRef, NewItem, Progress, Tracker
 from .local_settings import SETTINGS
 from .local_migrate import SCHEMA_VERSION, migrate
 
@@ -291,6 +291,11 @@ class LocalTracker(Tracker):
         """``(relation, other key)`` of the links from an item."""
         return [(r["relation"], r["other"]) for r in self.db.execute(
             "SELECT relation, other FROM links WHERE key = ? ORDER BY created, other", (key,))]
+
+    def board(self, campaign: str | None = None, known: ItemRef | None = None) -> Board:
+        """The local store has no boards (a board is a JIRA view); says so, whatever is asked."""
+        raise NotImplementedError(f"the local store ({self.path}) has no boards: boards are made in JIRA "
+                                  "(tracker: jira, see 'jiracampaign init')")
 
     def read_lease(self, key: str) -> Lease | None:
         row = self.db.execute("SELECT lease FROM leases WHERE key = ?", (key,)).fetchone()

@@ -4,6 +4,9 @@ Strict like the real one where jiracampaign could go wrong: authentication per f
 fields and the epic hierarchy, Cloud's removed ``/search`` (410) and its eventually consistent
 ``/search/jql``, DC's ``startAt`` search and Epic Link / Epic Name fields (with localised names),
 the XSRF header on attachments, transitions allowed only from the right status, property size.
+Saved filters (``/rest/api/2/filter``: Cloud's ``/filter/search``, which Data Center lacks) and the
+Agile boards on them (``/rest/agile/1.0/board``: Cloud needs a ``location``, Data Center ignores it and
+its board list ignores ``filterId``), with the shapes of each flavour.
 Faults can be injected per request: 429 with Retry-After, 503, 500, or a lost response (the
 request is carried out, then the connection is closed without an answer).
 """
@@ -28,6 +31,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from tests.fakes.loopback import Loopback
 
 API = "/rest/api/2"
+AGILE = "/rest/agile/1.0"
+ACCOUNT_ID = "5b10a2844c20165700ede21g"  # Cloud's account id of the fake's one user
+RANK_FIELD = 10019
+KANBAN_SUBQUERY = "fixVersion in unreleasedVersions() OR fixVersion is EMPTY"
+SHARE_TYPES = {"user", "group", "project", "projectRole", "global", "authenticated", "loggedin"}
+FILTER_EXPANDS = {"description", "favourite", "favouritedCount", "jql", "owner", "searchUrl", "sharePermissions",
+                  "editPermissions", "isWritable", "subscriptions", "viewUrl", "approximateLastUsed"}
+FILTER_ORDERS = {"description", "favourite_count", "id", "is_favourite", "name", "owner", "is_shared"}
 EPIC_LINK, EPIC_NAME = "customfield_10101", "customfield_10102"
 STATUSES = {
     "1": ("To Do", "new", "To Do"), "3": ("In Progress", "indeterminate", "In Progress"),
@@ -69,6 +80,7 @@ class Fault:
     kind: str  # "429", "503", "500", "lost"
     times: int = 1
     retry_after: str | None = "1"
+    skip: int = 0  # matching requests let through before the fault applies
 
 
 @dataclass
@@ -119,15 +131,21 @@ class FakeJira(Loopback):
                             "ADD_COMMENTS", "EDIT_OWN_COMMENTS", "TRANSITION_ISSUES"}
         self.types = dict(TYPES)
         self.links: list[dict] = []  # {"id", "type", "inward", "outward"}
+        self.filters: dict[str, dict] = {}  # id -> {id, name, jql, description, owner, favourite, shares}
+        self.filter_ids = itertools.count(10000)
+        self.boards: dict[int, dict] = {}  # id -> {id, name, type, filter, location, private, columns}
+        self.board_ids = itertools.count(1)
+        self.can_share = True  # False: the user lacks "Create shared objects" (a shared board is made private)
         self.lock = threading.RLock()
 
     # ---- life cycle -------------------------------------------------------------------------
     def start(self) -> "FakeJira":
         return self.serve(_Handler)
 
-    def inject(self, method: str, path: str, kind: str, times: int = 1, retry_after: str | None = "1") -> None:
-        """Make the next ``times`` matching requests fail with ``kind``."""
-        self.faults.append(Fault(method.upper(), path, kind, times, retry_after))
+    def inject(self, method: str, path: str, kind: str, times: int = 1, retry_after: str | None = "1",
+               skip: int = 0) -> None:
+        """Make the next ``times`` matching requests (after ``skip`` of them) fail with ``kind``."""
+        self.faults.append(Fault(method.upper(), path, kind, times, retry_after, skip))
 
     def kill_after(self, number: int, pid: int) -> None:
         """Apply request ``number`` (counted from 1 in the log), then SIGKILL process ``pid`` instead of
@@ -140,6 +158,150 @@ class FakeJira(Loopback):
 
     def by_label(self, label: str) -> list[Issue]:
         return [i for i in self.issues.values() if label in i.fields.get("labels", [])]
+
+    def writes(self) -> list[dict]:
+        """Logged requests that change something (Cloud's POST searches only read)."""
+        return [r for r in self.log if r["method"] in ("POST", "PUT", "DELETE") and not r["path"].endswith("/search/jql")]
+
+    # ---- saved filters and boards -------------------------------------------------------------
+    def user_json(self) -> dict:
+        if self.cloud:
+            return {"self": f"{self.url}{API}/user?accountId={ACCOUNT_ID}", "accountId": ACCOUNT_ID,
+                    "displayName": "J. Doe", "active": True}
+        return {"self": f"{self.url}{API}/user?username={self.user}", "key": "JIRAUSER10000", "name": self.user,
+                "displayName": "J. Doe", "active": True}
+
+    def project_ref(self) -> dict:
+        return {"self": f"{self.url}{API}/project/10000", "id": "10000", "key": self.project_key, "name": "Campaigns"}
+
+    def filter_json(self, f: dict, expand: set[str] | None = None) -> dict:
+        """A filter bean: the whole one (create, get, favourites), or as Cloud's filter search shows it:
+        ``id``, ``name``, ``self`` and the fields named in ``expand``."""
+        out = {"self": f"{self.url}{API}/filter/{f['id']}", "id": f["id"], "name": f["name"]}
+        viewer = (f"{self.url}/issues/?filter={f['id']}" if self.cloud
+                  else f"{self.url}/secure/IssueNavigator.jspa?mode=hide&requestId={f['id']}")
+        full = {
+            "description": f["description"], "owner": self.user_json(), "jql": f["jql"], "viewUrl": viewer,
+            "searchUrl": f"{self.url}{API}/search?jql={f['jql'].replace(' ', '+')}", "favourite": f["favourite"],
+            "sharePermissions": [{"id": 10000 + n, "type": p["type"], **({"project": self.project_ref()} if p["type"] == "project" else {})}
+                                 for n, p in enumerate(f["shares"])],
+            "subscriptions": {"size": 0, "items": [], "max-results": 1000, "start-index": 0, "end-index": 0},
+        }
+        if self.cloud:
+            full.update(favouritedCount=1 if f["favourite"] else 0, editPermissions=[])
+        else:
+            full.update(editable=True, sharedUsers={"size": 0, "items": [], "max-results": 1000, "start-index": 0, "end-index": 0})
+        if expand is None:
+            return {**out, **full}
+        if expand:
+            out["expand"] = ",".join(sorted(expand))
+        return {**out, **{k: v for k, v in full.items() if k in expand}}
+
+    def find_filter(self, filter_id: str) -> dict:
+        found = self.filters.get(str(filter_id))
+        if found is None:
+            raise HttpError(400, messages("The selected filter is not available to you, perhaps it has been deleted "
+                                          "or had its permissions changed."))
+        return found
+
+    def create_filter(self, body: Any) -> dict:
+        if not isinstance(body, dict):
+            raise HttpError(400, messages("Can not deserialize the filter: expected an object."))
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise HttpError(400, messages(errors={"filterName": "You must specify a name for this filter."}))
+        if len(name) > 255:
+            raise HttpError(400, messages(errors={"filterName": "The filter name must not exceed 255 characters."}))
+        if any(f["name"].casefold() == name.casefold() for f in self.filters.values()):  # one owner: unique names
+            raise HttpError(400, messages(errors={"filterName": "Filter with same name already exists."}))
+        jql = body.get("jql") or ""
+        if not isinstance(jql, str):
+            raise HttpError(400, messages("The JQL query is not a string."))
+        JqlFilter(jql, self)  # bad JQL is refused at save time, with the search's errors
+        shares = body.get("sharePermissions") or []
+        for share in shares:
+            kind = (share or {}).get("type")
+            if kind not in SHARE_TYPES:
+                raise HttpError(400, messages(errors={"sharePermissions": f"Invalid share permission type '{kind}'."}))
+            if kind == "project" and str((share.get("project") or {}).get("id", "")) != "10000":
+                raise HttpError(400, messages(errors={"sharePermissions": "The project to share with does not exist."}))
+        record = {"id": str(next(self.filter_ids)), "name": name, "jql": jql, "description": body.get("description") or "",
+                  "favourite": bool(body.get("favourite", False)),
+                  "shares": [{"type": "authenticated" if s["type"] == "loggedin" else s["type"]} for s in shares]}
+        self.filters[record["id"]] = record
+        return record
+
+    def default_columns(self) -> list[dict]:
+        """The columns JIRA gives a new board: one per status category, holding that category's statuses."""
+        out = []
+        for name, category in (("To Do", "new"), ("In Progress", "indeterminate"), ("Done", "done")):
+            out.append({"name": name, "statuses": [sid for sid, st in STATUSES.items() if st[1] == category]})
+        return out
+
+    def board_location(self, board: dict) -> dict:
+        return {"projectId": 10000, "displayName": f"Campaigns ({self.project_key})", "projectName": "Campaigns",
+                "projectKey": self.project_key, "projectTypeKey": "software", "name": f"Campaigns ({self.project_key})",
+                "avatarURI": "/secure/projectavatar?size=small&pid=10000"} if board["location"] == "project" else \
+            {"userAccountId": ACCOUNT_ID, "displayName": "J. Doe", "name": "J. Doe"}
+
+    def board_json(self, board: dict) -> dict:
+        out = {"id": board["id"], "self": f"{self.url}{AGILE}/board/{board['id']}", "name": board["name"],
+               "type": board["type"]}
+        if self.cloud:
+            out.update(location=self.board_location(board), isPrivate=board["private"])
+        return out
+
+    def board_configuration(self, board: dict) -> dict:
+        out: dict[str, Any] = {"id": board["id"], "name": board["name"],
+                               "self": f"{self.url}{AGILE}/board/{board['id']}/configuration",
+                               "filter": {"id": board["filter"], "self": f"{self.url}{API}/filter/{board['filter']}"}}
+        if self.cloud:
+            out["type"] = board["type"]
+            out["location"] = ({"type": "project", "key": self.project_key, "id": "10000",
+                                "self": f"{self.url}{API}/project/10000", "name": "Campaigns"}
+                               if board["location"] == "project" else {"type": "user", "name": "J. Doe"})
+        if board["type"] == "kanban":
+            out["subQuery"] = {"query": KANBAN_SUBQUERY}
+        out["columnConfig"] = {"columns": [{"name": c["name"], "statuses": [
+            {"id": sid, "self": f"{self.url}{API}/status/{sid}"} for sid in c["statuses"]]} for c in board["columns"]],
+            "constraintType": "issueCount"}
+        if board["type"] == "scrum":
+            out["estimation"] = {"type": "field", "field": {"fieldId": "customfield_10016", "displayName": "Story Points"}}
+        out["ranking"] = {"rankCustomFieldId": RANK_FIELD}
+        return out
+
+    def create_board(self, body: Any) -> dict:
+        if not isinstance(body, dict):
+            raise HttpError(400, messages("The board cannot be created: expected an object."))
+        name, kind = body.get("name"), body.get("type")
+        if not isinstance(name, str) or not name.strip() or len(name) >= 255:
+            raise HttpError(400, messages("The board name must be given and shorter than 255 characters."))
+        if kind not in ("scrum", "kanban"):
+            raise HttpError(400, messages("The board type must be 'scrum' or 'kanban'."))
+        filter_id = body.get("filterId")
+        if isinstance(filter_id, bool) or not isinstance(filter_id, (int, str)) or str(filter_id) not in self.filters:
+            raise HttpError(400, messages(f"The filter with id '{filter_id}' does not exist or you cannot see it."))
+        location = "user"
+        if self.cloud:  # Data Center ignores location (JSWSERVER-15631); Cloud requires it since 2018-09
+            where = body.get("location")
+            if not isinstance(where, dict) or where.get("type") not in ("project", "user"):
+                raise HttpError(400, messages("The location of the board must be given: type 'project' (with "
+                                              "projectKeyOrId) or 'user'."))
+            if where["type"] == "project":
+                if str(where.get("projectKeyOrId", "")) not in (self.project_key, "10000"):
+                    raise HttpError(400, messages(f"No project could be found with key or id '{where.get('projectKeyOrId')}'."))
+                location = "project"
+        shared = bool(self.filters[str(filter_id)]["shares"])
+        board = {"id": next(self.board_ids), "name": name, "type": kind, "filter": str(filter_id), "location": location,
+                 "private": not (shared and self.can_share), "columns": self.default_columns()}
+        self.boards[board["id"]] = board
+        return board
+
+    def find_board(self, board_id: str) -> dict:
+        found = self.boards.get(int(board_id)) if str(board_id).isdigit() else None
+        if found is None:
+            raise HttpError(404, messages("Board does not exist or you do not have permission to see it."))
+        return found
 
     # ---- helpers ------------------------------------------------------------------------------
     @property
@@ -354,6 +516,9 @@ class _Handler(BaseHTTPRequestHandler):
         with fake.lock:
             for f in fake.faults:
                 if f.times > 0 and f.method == method and re.search(f.path, path):
+                    if f.skip > 0:
+                        f.skip -= 1
+                        continue
                     f.times -= 1
                     fault = f
                     break
@@ -414,6 +579,10 @@ class _Handler(BaseHTTPRequestHandler):
                            "deploymentType": "Cloud", "buildNumber": 100280, "serverTitle": "Jira"})
             return ok({"baseUrl": fake.url, "version": "9.12.4", "versionNumbers": [9, 12, 4],
                        "deploymentType": "Server", "buildNumber": 9120004, "serverTitle": "Rubin Jira"})
+        if path.startswith(f"{API}/filter"):
+            return self.filter_route(method, path, q, raw)
+        if path.startswith(f"{AGILE}/board"):
+            return self.board_route(method, path, q, raw)
         if path == f"{API}/myself":
             return ok({"accountId" if fake.cloud else "name": fake.user, "displayName": "J. Doe", "active": True,
                        "emailAddress": fake.user})
@@ -535,6 +704,91 @@ class _Handler(BaseHTTPRequestHandler):
         if mm := m(rf"{API}/issue/([^/]+)/transitions"):
             return self.transitions(method, fake.issue(mm.group(1)), q, raw)
         raise HttpError(404, messages(f"No route for {method} {path} in the fake"))
+
+    def filter_route(self, method: str, path: str, q: dict, raw: bytes):
+        fake = self.server_state
+        ok = lambda body, status=200: (status, body, {}, None, "application/json;charset=UTF-8")  # noqa: E731
+        if path == f"{API}/filter" and method == "POST":
+            return ok(fake.filter_json(fake.create_filter(self.json_body(raw))))
+        if path == f"{API}/filter/favourite" and method == "GET":
+            return ok([fake.filter_json(f) for f in fake.filters.values() if f["favourite"]])
+        if path == f"{API}/filter/search" and method == "GET" and fake.cloud:
+            return ok(self.filter_search(q))
+        if (mm := re.fullmatch(rf"{API}/filter/(\d+)", path)) and method in ("GET", "DELETE"):
+            found = fake.find_filter(mm.group(1))
+            if method == "DELETE":
+                del fake.filters[found["id"]]
+                return 204, None, {}, None, ""
+            return ok(fake.filter_json(found))
+        # Data Center has no filter search (JRASERVER-74986), and neither flavour lists every filter any more
+        raise HttpError(404, messages(f"null for uri: {fake.url}{path}"))
+
+    def filter_search(self, q: dict) -> dict:
+        fake = self.server_state
+        expand = {e for e in q.get("expand", "").split(",") if e}
+        if expand - FILTER_EXPANDS:
+            raise HttpError(400, messages(f"Invalid expand value: {', '.join(sorted(expand - FILTER_EXPANDS))}."))
+        order = q.get("orderBy", "name")
+        if order.lstrip("+-") not in FILTER_ORDERS:
+            raise HttpError(400, messages(f"Invalid orderBy value: '{order}'."))
+        if "accountId" in q and "owner" in q:
+            raise HttpError(400, messages("The owner and accountId parameters cannot be used together."))
+        wanted = q.get("filterName", "").casefold()
+        found = [f for f in fake.filters.values() if wanted in f["name"].casefold()]
+        if q.get("accountId") and q["accountId"] != ACCOUNT_ID:
+            found = []
+        key = order.lstrip("+-")
+        found.sort(key=lambda f: int(f["id"]) if key == "id" else str(f.get(key, f["name"])).casefold(),
+                   reverse=order.startswith("-"))
+        start, size = int(q.get("startAt", 0)), min(int(q.get("maxResults", 50)), 100)
+        page = found[start:start + size]
+        body = {"self": f"{fake.url}{API}/filter/search?startAt={start}&maxResults={size}", "maxResults": size,
+                "startAt": start, "total": len(found), "isLast": start + size >= len(found),
+                "values": [fake.filter_json(f, expand) for f in page]}
+        if not body["isLast"]:
+            body["nextPage"] = f"{fake.url}{API}/filter/search?startAt={start + size}&maxResults={size}"
+        return body
+
+    def board_route(self, method: str, path: str, q: dict, raw: bytes):
+        fake = self.server_state
+        ok = lambda body, status=200: (status, body, {}, None, "application/json;charset=UTF-8")  # noqa: E731
+        if path == f"{AGILE}/board" and method == "POST":
+            return ok(fake.board_json(fake.create_board(self.json_body(raw))), 201)
+        if path == f"{AGILE}/board" and method == "GET":
+            boards = list(fake.boards.values())
+            if q.get("name"):
+                boards = [b for b in boards if q["name"].casefold() in b["name"].casefold()]
+            if q.get("type"):
+                boards = [b for b in boards if b["type"] == q["type"]]
+            if fake.cloud and q.get("filterId"):  # not a parameter on Data Center: ignored there
+                boards = [b for b in boards if b["filter"] == q["filterId"]]
+            if fake.cloud and q.get("projectKeyOrId"):
+                boards = [b for b in boards if b["location"] == "project"
+                          and q["projectKeyOrId"] in (fake.project_key, "10000")]
+            return ok(self.page(q, boards, fake.board_json))
+        if (mm := re.fullmatch(rf"{AGILE}/board/filter/(\d+)", path)) and method == "GET":
+            if not fake.cloud:
+                raise HttpError(404, messages(f"null for uri: {fake.url}{path}"))
+            fake.find_filter(mm.group(1))
+            boards = [b for b in fake.boards.values() if b["filter"] == mm.group(1)]
+            return ok(self.page(q, boards, lambda b: {"id": b["id"], "name": b["name"],
+                                                      "self": f"{fake.url}{AGILE}/board/{b['id']}"}))
+        if (mm := re.fullmatch(rf"{AGILE}/board/(\d+)", path)) and method in ("GET", "DELETE"):
+            board = fake.find_board(mm.group(1))
+            if method == "DELETE":
+                del fake.boards[board["id"]]
+                return 204, None, {}, None, ""
+            return ok(fake.board_json(board))
+        if (mm := re.fullmatch(rf"{AGILE}/board/(\d+)/configuration", path)) and method == "GET":
+            return ok(fake.board_configuration(fake.find_board(mm.group(1))))
+        raise HttpError(404, messages(f"null for uri: {fake.url}{path}"))
+
+    @staticmethod
+    def page(q: dict, items: list, show) -> dict:
+        start, size = int(q.get("startAt", 0)), min(int(q.get("maxResults", 50)), 50)
+        chunk = items[start:start + size]
+        return {"maxResults": size, "startAt": start, "total": len(items), "isLast": start + size >= len(items),
+                "values": [show(i) for i in chunk]}
 
     def bulk(self, body: dict):
         fake = self.server_state
@@ -659,6 +913,11 @@ class JqlFilter:
     """The small part of JQL jiracampaign uses: clauses joined by AND, then ORDER BY."""
 
     TOKEN = re.compile(r'\s*("(?:[^"\\]|\\.)*"|\(|\)|,|!=|=|[^\s(),=!]+)')
+    #: JQL functions the fake knows, as the values they stand for
+    FUNCTIONS = {
+        "subtaskissuetypes": lambda fake: [t["name"] for t in fake.types.values() if t["subtask"]],
+        "standardissuetypes": lambda fake: [t["name"] for t in fake.types.values() if not t["subtask"]],
+    }
 
     def __init__(self, jql: str, fake: FakeJira):
         self.fake = fake
@@ -678,7 +937,16 @@ class JqlFilter:
                 if op == "not":
                     i += 1
                     op = "not in"
-                assert tokens[i + 2] == "(", jql
+                if tokens[i + 2].casefold() in self.FUNCTIONS and tokens[i + 3:i + 5] == ["(", ")"]:
+                    self.clauses.append((self.field(name), op, self.FUNCTIONS[tokens[i + 2].casefold()](fake)))
+                    i += 5
+                    if i < len(tokens):
+                        if tokens[i].lower() != "and":
+                            raise HttpError(400, messages(f"Error in the JQL Query: expecting AND, got '{tokens[i]}'."))
+                        i += 1
+                    continue
+                if tokens[i + 2] != "(":
+                    raise HttpError(400, messages(f"Error in the JQL Query: expecting '(' after '{op}'."))
                 j, values = i + 3, []
                 while tokens[j] != ")":
                     if tokens[j] != ",":

@@ -25,8 +25,9 @@ from ...core.leases import Lease
 from ...core.records import Record, RecordError, SyncRecord, record_from_json
 from ...core.states import BatchState
 from ...errors import ConfigError, TrackerError
-from ..base import CreateLog, Item, ItemRef, NewItem, Progress, Tracker
+from ..base import Board, CreateLog, Item, ItemRef, NewItem, Progress, Tracker
 from . import wiki
+from .boards import Boards
 from .client import JiraClient
 from .labels import (EPIC_LABEL, LABEL, LEASE_PROPERTY, PROPERTY, RETIRED_LABEL, SYNC_PROPERTY, campaign_label,
                      ident_label, labels_of, marker_line)
@@ -514,6 +515,11 @@ class JiraTracker(Tracker):
         return any((link.get("type") or {}).get("name", "").casefold() == relation.casefold()
                    and other in ((link.get("outwardIssue") or {}).get("key"), (link.get("inwardIssue") or {}).get("key"))
                    for link in (raw.get("fields") or {}).get("issuelinks") or [])
+
+    # ---- views ----------------------------------------------------------------------------------------
+    def board(self, campaign: str | None = None, known: ItemRef | None = None) -> Board:
+        """A saved filter and a Kanban board on it, found or created once (`jira.boards`)."""
+        return Boards(self).ensure(campaign, known)
 
     # ---- leases ---------------------------------------------------------------------------------------
     def read_lease(self, key: str) -> Lease | None:

@@ -21,8 +21,11 @@ Answer: ``{"runs": {NAME: RUN}}``; a run that cannot be read is ``{"ok": false, 
      "tasks": [{"label", "expected", "successful", "caveats", "failed", "blocked", "aborted",
                 "aborted_success", "unknown", "peak_memory" (bytes or null),
                 "caveat_flags": {FLAG: count}, "exceptions": {TYPE: count}}],
-     "failed":  [QUANTUM], "unknown": [QUANTUM], "blocked": [{"quantum_id", "task", "data_id"}],
-     "caveats": [QUANTUM], "truncated": {"failed": n, ...} (quanta left out of the lists)}
+     "failed":  [QUANTUM] (FAILED and ABORTED), "unknown": [QUANTUM] (not run yet, or lost without a trace),
+     "blocked": [{"quantum_id", "task", "status", "data_id", "data_id_full"}],
+     "caveats": [QUANTUM] (succeeded with caveats, and ABORTED_SUCCESS: finished but its log was lost),
+     "recovered": [QUANTUM] (succeeded after a failed attempt),
+     "truncated": {"failed": n, ...} (quanta left out of the lists; the task counts cover all)}
 
     QUANTUM = {"quantum_id", "task", "status", "data_id": {dimension: value} (required dimensions),
                "data_id_full": {dimension: value} (implied ones too),
@@ -346,24 +349,23 @@ def _attempt_logs(number: int | None, files: list[Path]) -> dict:
     return {"stderr": err, "stdout": out, "log": err or out}
 
 
+def _task_row(label: str) -> dict:
+    return {"label": label, "expected": 0, "successful": 0, "caveats": 0, "failed": 0, "blocked": 0, "aborted": 0,
+            "aborted_success": 0, "unknown": 0, "peak_memory": None, "caveat_flags": Counter(),
+            "exceptions": Counter()}
+
+
 def _summarise(graph_path: str, logs: LogFiles, limit: int) -> dict:
     from lsst.pipe.base.quantum_graph import ProvenanceQuantumGraph
 
     with ProvenanceQuantumGraph.from_args(graph_path) as (graph, _):
         xgraph = graph.quantum_only_xgraph
-        tasks: dict[str, dict] = {}
-        for label in graph.pipeline_graph.tasks:
-            tasks[label] = {"label": label, "expected": 0, "successful": 0, "caveats": 0, "failed": 0,
-                            "blocked": 0, "aborted": 0, "aborted_success": 0, "unknown": 0, "peak_memory": None,
-                            "caveat_flags": Counter(), "exceptions": Counter()}
-        lists: dict[str, list] = {"failed": [], "unknown": [], "blocked": [], "caveats": []}
+        tasks = {label: _task_row(label) for label in graph.pipeline_graph.tasks}
+        lists: dict[str, list] = {"failed": [], "unknown": [], "blocked": [], "caveats": [], "recovered": []}
         truncated: Counter = Counter()
         for quantum_id, info in xgraph.nodes(data=True):
             label = info["task_label"]
-            row = tasks.setdefault(label, {"label": label, "expected": 0, "successful": 0, "caveats": 0,
-                                           "failed": 0, "blocked": 0, "aborted": 0, "aborted_success": 0,
-                                           "unknown": 0, "peak_memory": None, "caveat_flags": Counter(),
-                                           "exceptions": Counter()})
+            row = tasks.setdefault(label, _task_row(label))
             row["expected"] += 1
             status = _status_name(info.get("status"))
             attempts = info.get("attempts") or []
@@ -376,38 +378,40 @@ def _summarise(graph_path: str, logs: LogFiles, limit: int) -> dict:
             exception = info.get("exception")
             if exception is not None:
                 row["exceptions"][exception.type_name] += 1
+            kinds = []
             if status == "SUCCESSFUL":
                 row["successful"] += 1
                 if flags:
                     row["caveats"] += 1
                     row["caveat_flags"].update(flags)
-                    kind = "caveats"
-                else:
-                    continue
+                    kinds.append("caveats")
+                if any(_status_name(getattr(a, "status", None)) != "SUCCESSFUL" for a in attempts[:-1]):
+                    kinds.append("recovered")  # failed first, succeeded when retried
             elif status == "BLOCKED":
                 row["blocked"] += 1
-                kind = "blocked"
+                kinds.append("blocked")
             elif status in ("FAILED", "ABORTED"):
                 row["failed" if status == "FAILED" else "aborted"] += 1
-                kind = "failed"
-            elif status == "ABORTED_SUCCESS":
+                kinds.append("failed")
+            elif status == "ABORTED_SUCCESS":  # metadata written (the task finished), logs lost
                 row["aborted_success"] += 1
-                kind = "failed"
+                kinds.append("caveats")
             else:
                 row["unknown"] += 1
-                kind = "unknown"
-            if len(lists[kind]) >= limit:
-                truncated[kind] += 1
-                continue
-            entry: dict = {"quantum_id": str(quantum_id), "task": label, "status": status,
-                           "data_id": dict(info["data_id"].required),
-                           "data_id_full": dict(info["data_id"].mapping)}
-            if kind != "blocked":
-                files = logs.of(str(quantum_id))
-                entry["caveats"] = flags
-                entry["logs"] = [str(p) for p in files]
-                entry["attempts"] = [_attempt(a, files) for a in attempts]
-            lists[kind].append(entry)
+                kinds.append("unknown")
+            for kind in kinds:
+                if len(lists[kind]) >= limit:
+                    truncated[kind] += 1
+                    continue
+                entry: dict = {"quantum_id": str(quantum_id), "task": label, "status": status,
+                               "data_id": dict(info["data_id"].required),
+                               "data_id_full": dict(info["data_id"].mapping)}
+                if kind != "blocked":
+                    files = logs.of(str(quantum_id))
+                    entry["caveats"] = flags
+                    entry["logs"] = [str(p) for p in files]
+                    entry["attempts"] = [_attempt(a, files) for a in attempts]
+                lists[kind].append(entry)
         for row in tasks.values():
             row["caveat_flags"] = dict(row["caveat_flags"])
             row["exceptions"] = dict(row["exceptions"])
