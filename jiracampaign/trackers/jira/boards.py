@@ -261,6 +261,7 @@ class Boards:
             ids = [str(s["id"]) for s in column.get("statuses") or []]
             columns.append(BoardColumn(column.get("name", ""), [statuses.get(i, (f"status {i}", ""))[0] for i in ids]))
             where.update({i: n for i in ids})
+        hidden: dict[str, list[str]] = {}  # status names -> run states whose tickets show in no column
         for state, targets in self.tracker.statuses.items():
             ids = _target_ids(targets, statuses)
             if not targets:
@@ -273,9 +274,11 @@ class Boards:
             for n in placed:
                 columns[n].states.append(state.value)
             if not placed:
-                names = ", ".join(sorted({statuses[i][0] for i in ids}))
-                self.notes.append(f"tickets of {state.value} runs (status {names}) show in no column: add the status "
-                                  "to a column in the board's settings (Columns); JIRA's REST API cannot")
+                hidden.setdefault(", ".join(sorted({statuses[i][0] for i in ids})), []).append(state.value)
+        for names, states in hidden.items():
+            runs = ", ".join(states[:-1]) + " and " + states[-1] if len(states) > 1 else states[0]
+            self.notes.append(f"tickets of {runs} runs (status {names}) show in no column: add the status to a column "
+                              "in the board's settings (Columns); JIRA's REST API cannot")
         return columns
 
     # ---- the whole ----------------------------------------------------------------------------------------
