@@ -2,15 +2,18 @@
 
 Before anything is written, the selection is checked: a submission whose run is recorded is skipped
 (``--force`` does not resubmit it: a new attempt needs its own file, :func:`next_attempt_file`), one
-whose earlier steps are not done is refused (unless ``--force``), and the BPS command is checked once
+whose earlier steps are not done is refused (unless ``--force``; the refusal says, per ticket waited
+for, why it is not done and what to do: :func:`waiting_reason`), and the BPS command is checked once
 (:meth:`Submitter.check_bps`). Then, for each submission: the YAML on disk is the one attached (a
 last-minute edit is attached again, with a diff note); ``bps submit FILE`` runs in a working folder of
 its own (``<campaign folder>/runs/<submission>-a<attempt>/``, so BPS's default ``submitPath`` and
-Parsl's ``runinfo/`` land there), with an environment that holds no jiracampaign secret; its
-``Submit dir``, ``Run Id`` and ``Run Name`` are read from its output; the run identity (with the times
-bps started and returned) goes into the item's record (its description is re-rendered from it); the
-item shows the run as running and the run joins the campaign's sync ledger. A failed ``bps submit``
-leaves the item as it was, with a note quoting the end of the output.
+Parsl's ``runinfo/`` land there: BPS reads ``${PWD}``, which is set to it), with an environment that
+holds no jiracampaign secret and whose ``PATH`` starts with the folder of the ``bps`` it runs (:func:`bps_folder`: the ``pipetask`` and
+``butler`` BPS's jobs call are then those of the same environment); its ``Submit dir``, ``Run Id``
+and ``Run Name`` are read from its output; the run identity (with the times bps started and
+returned) goes into the item's record (its description is re-rendered from it); the item shows the
+run as running and the run joins the campaign's sync ledger. A failed ``bps submit`` leaves the
+item as it was, with a note quoting the end of the output.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from .items import campaign_items, campaign_of, folder_for
 from .ledger import add_runs
 
 __all__ = ["SubmitResult", "SubmitReport", "submit", "parse_bps_output", "wms_of", "Submitter", "LOCK_WAIT",
-           "next_attempt_file", "run_folder", "child_environment"]
+           "next_attempt_file", "run_folder", "child_environment", "bps_folder", "waiting_reason"]
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +130,49 @@ def wms_of(yaml_text: str) -> str:
     return parts[3] if len(parts) > 3 and parts[:3] == ["lsst", "ctrl", "bps"] else service.lower()
 
 
+def bps_folder(words: list[str], path: str | None = None) -> str | None:
+    """The folder of the ``bps`` a BPS command runs: of its first word named ``bps``, else of its first word.
+
+    BPS's jobs call ``pipetask`` and ``butler`` by name (``runQuantumCommand``, the final job) and
+    Parsl starts its workers by name (``process_worker_pool.py``): with this folder first on the
+    child's ``PATH`` they are those of the environment that owns this ``bps``, whatever else is on
+    ``PATH``. `None` when the program is not found (a wrapper such as ``singularity exec IMAGE bps``
+    whose ``bps`` lives elsewhere: ``PATH`` is then left alone).
+
+    Parameters
+    ----------
+    words : `list` [`str`]
+        The BPS command, split.
+    path : `str`, optional
+        The ``PATH`` to search (default: this process's).
+    """
+    if not words:
+        return None
+    word = next((w for w in words if Path(w).name == "bps"), words[0])
+    found = shutil.which(word, path=path)
+    return str(Path(found).absolute().parent) if found else None
+
+
+def waiting_reason(item: Item) -> tuple[str, str]:
+    """Why a submission of an earlier step is not done yet: ``(state, what to do)``.
+
+    The state is what its last sync saw (``partial``, ``running``, ...), or ``not submitted``, or
+    ``not synced`` for a run that ended or was submitted since the last sync.
+    """
+    record = item.record
+    if not isinstance(record, SubmissionRecord) or record.run is None:
+        return "not submitted", "submit it first"
+    state = item.sync.state if item.sync and item.sync.run_name == record.run.run_name else ""
+    if not state:
+        return "not synced", "run 'jiracampaign sync' to read its state"
+    if state == BatchState.PARTIAL.value:
+        return state, ("a partial run ended with failed quanta: read its failure summary, then submit its next "
+                       "attempt, or accept what it produced with --force")
+    if state == BatchState.FAILED.value:
+        return state, "a failed run needs its next attempt"
+    return state, "run 'jiracampaign sync' once it has ended"
+
+
 def submit(tracker: Tracker, config: Config, targets: tuple[str, ...], steps: tuple[str, ...] = (),
            groups: tuple[int, ...] = (), output_dir: str | None = None, force: bool = False, dry_run: bool = False,
            run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> SubmitReport:
@@ -188,11 +234,33 @@ class Submitter:
         self.files = {e["id"]: self.folder / e["file"] for e in (manifest or {}).get("submissions", [])}
 
     @staticmethod
-    def blockers(item: Item, epic: Item, items: list[Item]) -> list[str]:
-        """Keys of unfinished submissions of the steps ``item``'s step must follow."""
+    def blockers(item: Item, epic: Item, items: list[Item]) -> list[Item]:
+        """Unfinished submissions of the steps ``item``'s step must follow."""
         info = epic.record.step(item.record.step) if isinstance(epic.record, CampaignRecord) else None
         after = set(info.after) if info else set()
-        return [t.key for t in items if isinstance(t.record, SubmissionRecord) and t.record.step in after and not t.done]
+        return [t for t in items if isinstance(t.record, SubmissionRecord) and t.record.step in after and not t.done]
+
+    @staticmethod
+    def waiting_detail(step: str, waiting: list[Item]) -> str:
+        """The refusal of a step whose earlier steps are not done: the tickets, why each waits, what to do.
+
+        For example: ``step step2 must wait until JC-2 is done (JC-2: partial; a partial run ended with
+        failed quanta: read its failure summary, then submit its next attempt, or accept what it produced
+        with --force)``.
+        """
+        keys = [t.key for t in waiting]
+        by_state: dict[str, list[str]] = {}
+        advice: dict[str, str] = {}
+        for t in waiting:
+            state, todo = waiting_reason(t)
+            by_state.setdefault(state, []).append(t.key)
+            advice.setdefault(todo, state)
+        shown = "; ".join(f"{', '.join(k[:10])}{' ...' if len(k) > 10 else ''}: {state}"
+                          for state, k in by_state.items())
+        todo = "; ".join(advice)
+        force = "" if "--force" in todo else "; --force submits anyway"
+        return (f"step {step} must wait until {', '.join(keys[:10])}{' ...' if len(keys) > 10 else ''} "
+                f"{'is' if len(keys) == 1 else 'are'} done ({shown}; {todo}{force})")
 
     def submit(self, selected: list[Item], epic: Item, items: list[Item], force: bool = False,
                dry_run: bool = False) -> SubmitReport:
@@ -236,10 +304,7 @@ class Submitter:
             return SubmitResult(item.key, item.ident, "skipped", f"already submitted as {done}")
         waiting = self.blockers(item, epic, items)
         if waiting and not force:
-            return SubmitResult(item.key, item.ident, "refused",
-                                f"step {record.step} must wait until {', '.join(waiting[:10])}"
-                                f"{' ...' if len(waiting) > 10 else ''} "
-                                f"{'is' if len(waiting) == 1 else 'are'} done (--force submits anyway)")
+            return SubmitResult(item.key, item.ident, "refused", self.waiting_detail(record.step, waiting))
         path = self.files.get(item.ident) or self.folder / record.step / record.file
         if not path.is_file():
             return SubmitResult(item.key, item.ident, "failed",
@@ -250,7 +315,13 @@ class Submitter:
         return self.command + ["submit", str(path)]
 
     def environment(self) -> dict[str, str]:
-        return child_environment(self.secrets)
+        """What ``bps`` runs with: no jiracampaign secret, and the folder of ``bps`` first on ``PATH``."""
+        env = child_environment(self.secrets)
+        folder = bps_folder(self.command, env.get("PATH"))
+        if folder:
+            rest = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != folder]
+            env["PATH"] = os.pathsep.join([folder, *rest])
+        return env
 
     def check_bps(self) -> None:
         """Check once, before any ticket is touched, that the BPS command runs (``<command> --help``).
@@ -300,8 +371,8 @@ class Submitter:
         log.info("%s: %s (in %s)", item.key, shlex.join(command), workdir)
         started = self.now()
         try:
-            proc = self.runner(command, cwd=workdir, capture_output=True, text=True, env=self.environment(),
-                               stdin=subprocess.DEVNULL)
+            proc = self.runner(command, cwd=workdir, capture_output=True, text=True,
+                               env={**self.environment(), "PWD": str(workdir)}, stdin=subprocess.DEVNULL)
         except OSError as exc:
             proc = subprocess.CompletedProcess(command, 127, "", f"{command[0]}: {exc.strerror or exc}")
         returned = self.now()
@@ -366,4 +437,5 @@ class Submitter:
 
     def entry(self, item: Item, run: RunIdentity) -> Entry:
         return Entry(key=item.key, ident=item.ident, step=item.record.step, source=self.source_for(run.wms),
-                     run_name=run.run_name, run_id=run.run_id, wms=run.wms, submitted=run.submitted)
+                     run_name=run.run_name, run_id=run.run_id, wms=run.wms, submitted=run.submitted,
+                     submit_dir=run.submit_dir or "", returned=run.returned)
