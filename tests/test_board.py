@@ -294,3 +294,9 @@ def test_the_fake_keeps_the_flavours_quirks(fake_jira):
     assert config["filter"]["id"] == "10001" and ("location" in config) == fake.cloud
     assert [c["name"] for c in config["columnConfig"]["columns"]] == ["To Do", "In Progress", "Done"]
     assert get(f"{AGILE}/board/999").status_code == 404
+
+
+def test_a_tracker_plug_in_without_boards_says_so(runner):
+    result = runner.invoke(cli, ["--tracker", "tests.fakes.memory_tracker.MemoryTracker", "board"])
+    assert result.exit_code == 5
+    assert result.stderr == "Error: the memory tracker has no boards\n"

@@ -184,6 +184,9 @@ class MemoryTracker(Tracker):
     def tidy(self, items: list[Item], apply: bool = True) -> list[str]:
         return []  # one note per slot and one file per name, by construction
 
+    def board(self, campaign: str | None = None, known: ItemRef | None = None):
+        raise NotImplementedError("the memory tracker has no boards")
+
     def read_lease(self, key: str):
         return Lease.from_json(self._get(key).lease)
 
