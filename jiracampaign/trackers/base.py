@@ -9,7 +9,7 @@ the local store keeps run states as such and renders Markdown.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
 from ..core.documents import Document
 from ..core.leases import Lease
@@ -19,7 +19,7 @@ from ..core.states import BatchState
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
 
-__all__ = ["NewItem", "Item", "ItemRef", "Tracker", "Progress", "CreateLog", "Board", "BoardColumn"]
+__all__ = ["NewItem", "Item", "ItemRef", "Tracker", "Progress", "CreateLog", "Board", "BoardColumn", "Note", "Span"]
 
 #: ``(key, id)`` of an item created earlier (the campaign folder's manifest keeps them)
 ItemRef = tuple[str, str]
@@ -34,6 +34,29 @@ class CreateLog(Protocol):
 
     def created(self, items: list["Item"]) -> None:
         """These items exist (their keys and ids are known)."""
+
+
+#: ``(text, url)``: a piece of a line of text, ``url`` empty unless it is a link
+Span = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Note:
+    """A living note as a view reads it back (`Tracker.latest_notes`): its slot, its ``lines`` as plain text
+    (the tracker's markup undone: bullets as ``- `` indented two spaces per level) made of spans that keep
+    its links, where a person sees it (``url``, empty when it has no web address) and when it last changed
+    (epoch seconds, 0 when unknown)."""
+
+    key: str
+    slot: str
+    lines: tuple[tuple[Span, ...], ...]
+    url: str = ""
+    updated: float = 0.0
+
+    @property
+    def text(self) -> str:
+        """The note as plain text, one line per line."""
+        return "\n".join("".join(text for text, _ in line) for line in self.lines)
 
 
 @dataclass
@@ -161,6 +184,18 @@ class Tracker:
     def open_campaigns(self, campaign: str | None = None) -> list[Item]:
         """Campaign items not closed (one campaign, or all), with records and attachments."""
         raise NotImplementedError
+
+    def list_campaigns(self, names: Sequence[str] = (), closed_since: float | None = None) -> list[Item]:
+        """Campaign items for a view: the open ones then, with ``closed_since`` (epoch seconds; ``0`` for
+        every one), the closed ones last changed at or after it; only the campaigns ``names`` when given.
+
+        This default lists the open campaigns alone (for a tracker that cannot list closed ones)."""
+        return [c for c in self.open_campaigns() if not names or c.ident in names]
+
+    def latest_notes(self, keys: Sequence[str], prefix: str) -> dict[str, Note]:
+        """For each of the items ``keys``, its most recently changed living note whose slot starts with
+        ``prefix`` (`put_note`), read in bulk; items without one are left out. This default reads none."""
+        return {}
 
     # ---- writing --------------------------------------------------------------------------------
     def ensure_items(self, items: list[NewItem], progress: Progress | None = None,

@@ -13,15 +13,15 @@ import logging
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..core.documents import Document
 from ..core.leases import Lease
 from ..core.records import Record, SyncRecord, record_from_json
 from ..core.states import BatchState
 from ..errors import TrackerError
-from . import markdown
-from .base import Board, CreateLog, Item, ItemRef, NewItem, Progress, Tracker
+from . import markdown, markdown_text
+from .base import Board, CreateLog, Item, ItemRef, NewItem, Note, Progress, Tracker
 from .local_settings import SETTINGS
 from .local_migrate import SCHEMA_VERSION, migrate
 
@@ -177,6 +177,33 @@ class LocalTracker(Tracker):
             query += " AND campaign = ?"
             args.append(campaign)
         return [self._item(r) for r in self.db.execute(query + " ORDER BY num", args)]
+
+    def list_campaigns(self, names: Sequence[str] = (), closed_since: float | None = None) -> list[Item]:
+        """Open campaigns, then closed ones whose item changed (was closed) at or after ``closed_since``."""
+        query, args = "SELECT * FROM tickets WHERE kind = 'campaign'", []
+        if names:
+            query += f" AND campaign IN ({', '.join('?' * len(names))})"
+            args += list(names)
+        if closed_since is None:
+            query += " AND closed = 0"
+        elif closed_since > 0:
+            query += " AND (closed = 0 OR updated >= ?)"
+            args.append(datetime.fromtimestamp(closed_since, timezone.utc).isoformat(timespec="seconds"))
+        return [self._item(r) for r in self.db.execute(query + " ORDER BY closed, num", args)]
+
+    def latest_notes(self, keys: Sequence[str], prefix: str) -> dict[str, Note]:
+        """One query per 500 items; the note's text is its Markdown read back as plain text."""
+        out: dict[str, Note] = {}
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start:start + 500])
+            rows = self.db.execute(
+                f"SELECT key, marker, body, updated FROM comments WHERE marker LIKE ? ESCAPE '\\' "
+                f"AND key IN ({', '.join('?' * len(chunk))}) ORDER BY updated, id", [pattern, *chunk])
+            for row in rows:  # the last one of each item wins
+                out[row["key"]] = Note(row["key"], row["marker"], markdown_text.spans(row["body"]),
+                                       updated=datetime.fromisoformat(row["updated"]).timestamp())
+        return out
 
     def description(self, key: str) -> str:
         """An item's description as stored (Markdown)."""

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from jiracampaign.core.documents import Document
 from jiracampaign.core.leases import Lease
 from jiracampaign.core.records import Record, SyncRecord, record_from_json
 from jiracampaign.core.states import BatchState
 from jiracampaign.errors import TrackerError
-from jiracampaign.trackers import markdown
-from jiracampaign.trackers.base import Item, ItemRef, NewItem, Progress, Tracker
+from jiracampaign.trackers import markdown, markdown_text
+from jiracampaign.trackers.base import Item, ItemRef, NewItem, Note, Progress, Tracker
 
 __all__ = ["MemoryTracker", "Stored", "STORE", "reset"]
 
@@ -100,6 +100,21 @@ class MemoryTracker(Tracker):
     def open_campaigns(self, campaign: str | None = None) -> list[Item]:
         return [self._item(s) for s in self.items.values() if s.record.get("type") == "campaign" and not s.closed
                 and (campaign is None or s.campaign == campaign)]
+
+    def list_campaigns(self, names: Sequence[str] = (), closed_since: float | None = None) -> list[Item]:
+        """Open campaigns, then the closed ones only when all are asked for (``closed_since`` 0): no times kept."""
+        found = [s for s in self.items.values() if s.record.get("type") == "campaign" and (not names or s.campaign in names)]
+        return [self._item(s) for s in found if not s.closed] + [self._item(s) for s in found if s.closed
+                                                                 and closed_since == 0]
+
+    def latest_notes(self, keys: Sequence[str], prefix: str) -> dict[str, Note]:
+        """The note added last among the matching slots (no times kept), read back from its Markdown."""
+        out = {}
+        for key in keys:
+            for slot, _, text in self._get(key).notes:
+                if slot and slot.startswith(prefix):
+                    out[key] = Note(key, slot, markdown_text.spans(text))
+        return out
 
     # ---- writing --------------------------------------------------------------------------------------
     def ensure_items(self, items: list[NewItem], progress: Progress | None = None, journal=None) -> list[Item]:

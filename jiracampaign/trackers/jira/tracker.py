@@ -15,7 +15,7 @@ import re
 import time
 from collections import deque
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from jira.exceptions import JIRAError
 
@@ -25,7 +25,7 @@ from ...core.leases import Lease
 from ...core.records import Record, RecordError, SyncRecord, record_from_json
 from ...core.states import BatchState
 from ...errors import ConfigError, TrackerError
-from ..base import Board, CreateLog, Item, ItemRef, NewItem, Progress, Tracker
+from ..base import Board, CreateLog, Item, ItemRef, NewItem, Note, Progress, Tracker
 from . import wiki
 from .boards import Boards
 from .client import JiraClient
@@ -34,6 +34,7 @@ from .labels import (EPIC_LABEL, LABEL, LEASE_PROPERTY, PROPERTY, RETIRED_LABEL,
 from .credentials import find_secret
 from .settings import SETTINGS
 from .setup import discover
+from .wiki_text import spans as wiki_spans
 from .workflow import move_to_first, status_targets
 
 __all__ = ["JiraTracker", "marker_line", "PROPERTY", "SYNC_PROPERTY", "LABEL", "EPIC_LABEL"]
@@ -230,6 +231,43 @@ class JiraTracker(Tracker):
         extra = f' AND labels = "{campaign_label(campaign)}"' if campaign else ""
         jql = f'project = "{self.project}" AND labels = "{EPIC_LABEL}"{extra} AND statusCategory != Done ORDER BY key ASC'
         return [t for t in self._search(jql) if t.kind == "campaign"]
+
+    def list_campaigns(self, names: Sequence[str] = (), closed_since: float | None = None) -> list[Item]:
+        """The open epics (one search), then the closed ones (a second search, pages of 100), kept when JIRA's
+        ``updated`` is at or after ``closed_since``."""
+        labels = ", ".join(f'"{campaign_label(name)}"' for name in names)
+        base = f'project = "{self.project}" AND labels = "{EPIC_LABEL}"' + (f" AND labels in ({labels})" if names else "")
+        found = self._search(f"{base} AND statusCategory != Done ORDER BY key ASC")
+        if closed_since is not None:
+            for raw in self.client.search(f"{base} AND statusCategory = Done ORDER BY key ASC",
+                                          self._fields() + ["updated"], PROPERTIES):
+                if closed_since and _epoch((raw.get("fields") or {}).get("updated")) < closed_since:
+                    continue
+                item = self._item(raw)
+                if item is not None:
+                    found.append(item)
+        return [t for t in found if t.kind == "campaign"]
+
+    def latest_notes(self, keys: Sequence[str], prefix: str) -> dict[str, Note]:
+        """One search per 50 items with their comments (the comments of an item with more than the search
+        shows are paged in by key); the note's text is its wiki markup read back as plain text."""
+        out: dict[str, Note] = {}
+        for start in range(0, len(keys), BULK):
+            chunk = ", ".join(keys[start:start + BULK])
+            for raw in self.client.search(f'project = "{self.project}" AND key in ({chunk}) ORDER BY key ASC',
+                                          ["comment"]):
+                page = (raw.get("fields") or {}).get("comment") or {}
+                comments = page.get("comments") or []
+                if page.get("total", len(comments)) > len(comments):
+                    comments = self._comments(raw["key"])
+                for comment in sorted(comments, key=lambda c: (_epoch(c.get("updated")), int(c.get("id") or 0))):
+                    body = comment.get("body") or ""
+                    slot = _marker_of(body)
+                    if slot and slot.startswith(prefix):
+                        out[raw["key"]] = Note(raw["key"], slot, wiki_spans(body),
+                                               url=f"{self.url(raw['key'])}?focusedCommentId={comment['id']}"
+                                                   f"#comment-{comment['id']}", updated=_epoch(comment.get("updated")))
+        return out
 
     def _find_idents(self, idents: list[str]) -> dict[str, Item]:
         """Items with these idents, searching again while Cloud search may still lag behind a write."""
