@@ -29,6 +29,7 @@ COMMANDS = {
     "panda": "runs:panda",
     "plan": "campaign:plan",
     "record": "runs:record",
+    "report": "report:report",
     "submit": "runs:submit",
     "sync": "runs:sync",
 }

@@ -1,0 +1,1 @@
+"""Result models of the services rendered as files for people (the HTML report); used by the command line."""
