@@ -204,6 +204,10 @@ def test_a_state_shown_in_no_column_and_an_edited_filter_are_noted_and_left_alon
                      'labels = "jiracampaign" ORDER BY Rank',
                      "Note: tickets of partial, failed and held runs (status Blocked) show in no column: add the status "
                      "to a column in the board's settings (Columns); JIRA's REST API cannot"]
+    odd = site.run("--set", "sync.cancelled_status=Cancelled", "board")
+    assert "Note: cancelled runs: none of the statuses Cancelled (sync.cancelled_status) exists in project CAMP" \
+        in odd.stderr.splitlines()
+    assert odd.stdout.splitlines()[-1] == "Done         Done         succeeded"
 
 
 def test_without_the_campaign_folder_the_epic_is_searched_for(site):

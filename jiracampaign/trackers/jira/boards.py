@@ -125,10 +125,11 @@ class Boards:
             except JIRAError as exc:
                 answer = exc.response.text if exc.response is not None else (exc.text or "")
                 if exc.status_code == 400 and "same name" in answer:
+                    why = "" if self.client.cloud else " and Data Center cannot search filters"
                     raise TrackerError(
                         f"a filter named '{body.get('name')}' exists already, but jiracampaign cannot find it: it is "
-                        "not among your favourite filters" + (" and Data Center cannot search filters" if not self.client.cloud else "")
-                        + "; mark it as a favourite in JIRA (Filters, star) or delete it, then run board again") from None
+                        f"not among your favourite filters{why}; mark it as a favourite in JIRA (Filters, star) or "
+                        "delete it, then run board again") from None
                 raise
         return self.client.call(op, run, idempotent=False, verify=verify)
 
@@ -267,8 +268,8 @@ class Boards:
             if not targets:
                 continue
             if not ids:
-                self.notes.append(f"{state.value} runs: none of the statuses {', '.join(targets)} (sync.{state.value}_status) "
-                                  f"exists in project {self.project}")
+                self.notes.append(f"{state.value} runs: none of the statuses {', '.join(targets)} "
+                                  f"(sync.{state.value}_status) exists in project {self.project}")
                 continue
             placed = sorted({where[i] for i in ids if i in where})
             for n in placed:
