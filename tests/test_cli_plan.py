@@ -118,7 +118,7 @@ BAD = [
     ("size0", "steps:\n  - name: step1\n    split: {rule: ranges, values: [1, 2], size: 0}\n",
      "spec.yaml:10: steps[0].split.size: expected a positive integer, got 0"),
     ("unknown-key", "steps:\n  - name: step1\n    color: red\n",
-     "spec.yaml:10: steps[0].color: unknown key; expected one of: name, subset, pipeline, after, query, split, "
+     "spec.yaml:10: steps[0].color: unknown key; expected one of: name, subset, pipeline, after, inputs_from, query, split, "
      "audit, site, template, input_collection, resources, bps, include_configs"),
     ("typo-key", "steps:\n  - name: step1\n    querry: \"a\"\n",
      "spec.yaml:10: steps[0].querry: unknown key; did you mean 'query'?"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Campaign", "Step", "Group", "Submission", "submission_id"]
+__all__ = ["Campaign", "Step", "Group", "Submission", "submission_id", "group_output"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,12 @@ class Group:
 
 @dataclass(frozen=True)
 class Step:
-    """One pipeline step of a campaign (a pipeline subset run over split inputs)."""
+    """One pipeline step of a campaign (a pipeline subset run over split inputs).
+
+    ``input_collection`` is the whole comma-separated search path the step reads (``inCollection``):
+    for a step with ``inputs_from``, the output collections of those earlier steps' groups come first,
+    then the step's own input collection. ``after`` includes the steps of ``inputs_from``.
+    """
 
     name: str
     pipeline_yaml: str
@@ -48,6 +53,7 @@ class Step:
     resources: dict[str, Any]
     bps: dict[str, Any]
     include_configs: tuple[str, ...]
+    inputs_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,15 @@ class Campaign:
 def submission_id(campaign: str, step: str, index: int) -> str:
     """Deterministic submission id: ``<campaign>_<step>_<index:03d>``."""
     return f"{campaign}_{step}_{index:03d}"
+
+
+def group_output(output_root: str, step: str, index: int) -> str:
+    """A group's output (CHAINED) collection: ``<output_root>/<step>/group<index:03d>``.
+
+    Its runs are ``<output>/attempt<n>``; once a run's final job has run, the chain holds that run and
+    the inputs the run read.
+    """
+    return f"{output_root}/{step}/group{index:03d}"
 
 
 @dataclass

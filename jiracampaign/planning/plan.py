@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import PlanError
-from ..core.model import Campaign, Submission, submission_id
+from ..core.model import Campaign, Submission, group_output, submission_id
 from .querycheck import combine_query
 from .render import Renderer, stamp
 from .spec import LoadedSpec
@@ -111,7 +111,7 @@ def build_plan(spec: LoadedSpec, renderer: Renderer | None = None, attempt: int 
     for step in campaign.steps:
         for group in spec.groups[step.name]:
             sid = submission_id(campaign.id, step.name, group.index)
-            output = f"{campaign.output_root}/{step.name}/group{group.index:03d}"
+            output = group_output(campaign.output_root, step.name, group.index)
             output_run = f"{output}/attempt{attempt}"
             sub = Submission(
                 id=sid,

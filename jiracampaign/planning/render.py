@@ -72,6 +72,7 @@ def template_context(campaign: Campaign, step: Step, sub: Submission) -> dict[st
             "site": step.site,
             "input_collection": step.input_collection,
             "after": list(step.after),
+            "inputs_from": list(step.inputs_from),
         },
         "group": {
             "index": sub.group.index,

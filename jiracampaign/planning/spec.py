@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 from ..errors import SpecError
-from ..core.model import Campaign, Group, Step
+from ..core.model import Campaign, Group, Step, group_output
 from ..schema import Key, check_section
 from .querycheck import check_query, combine_query
 from .split import ButlerView, SplitContext, split_step
 from ..yamlsrc import Located, load_located
 
-__all__ = ["CAMPAIGN_KEYS", "STEP_KEYS", "RESOURCE_KEYS", "AUDIT_KEYS", "LoadedSpec", "load_spec"]
+__all__ = ["CAMPAIGN_KEYS", "STEP_KEYS", "RESOURCE_KEYS", "AUDIT_KEYS", "LoadedSpec", "load_spec",
+           "chained_collections", "ChainGroups"]
+
+log = logging.getLogger(__name__)
+
+ChainGroups = Callable[[str, list[Group]], list[Group]]
+"""``chain_groups(step, groups)``: which of an earlier step's groups a chained step reads from."""
 
 RESOURCE_KEYS: tuple[Key, ...] = (
     Key("requestMemory", "posint", "Memory per job, MB (BPS default 2048)."),
@@ -34,7 +41,8 @@ _OVERRIDABLE: tuple[Key, ...] = (
     Key("input_collection", "str", "Input collection(s), comma-separated (`payload.inCollection`)."),
     Key("resources", "mapping", "BPS resource keys (see the resources table)."),
     Key("bps", "mapping", "Further BPS keys, written verbatim at the top level of the submit file."),
-    Key("include_configs", "strlist", "Files for `includeConfigs`, e.g. a site's BPS defaults."),
+    Key("include_configs", "strlist", "Files for `includeConfigs`, e.g. a site's BPS defaults; a relative "
+        "path is relative to the spec."),
 )
 
 STEP_KEYS: tuple[Key, ...] = (
@@ -42,6 +50,9 @@ STEP_KEYS: tuple[Key, ...] = (
     Key("subset", "str", "Pipeline subset label appended as `#subset`; default: the step name."),
     Key("pipeline", "str", "Pipeline YAML for this step only, instead of the campaign's."),
     Key("after", "strlist", "Steps that must be done before this one is submitted.", default=[]),
+    Key("inputs_from", "strlist", "Earlier steps whose outputs this step reads: their groups' output "
+        "collections come first in `inCollection`, newest step first, then `input_collection`; "
+        "implies `after`.", default=[]),
     Key("query", "str", "Base data query (butler `where` expression) for every group of the step.", default=""),
     Key("split", "mapping", "How to split the inputs into groups (see split rules); default: one group."),
     Key("audit", "mapping", "What `jiracampaign audit` counts for the step: `{dataset: visit_summary}` (see audit keys)."),
@@ -124,21 +135,42 @@ def _check_group_queries(src: Located, i: int, step: Step, groups: list[Group],
                                   f"the data query would fail in the butler: {problems[0]}")
 
 
+def _deps(step: dict) -> list[tuple[str, str, int]]:
+    """What a step runs after, as ``(step, key, index)``: its ``after``, then its ``inputs_from``."""
+    return ([(dep, "after", j) for j, dep in enumerate(step["after"])]
+            + [(dep, "inputs_from", j) for j, dep in enumerate(step["inputs_from"])])
+
+
+def _check_inputs_from(src: Located, steps: list[dict]) -> None:
+    """Each step of ``inputs_from`` is listed before the step that reads it, and only once."""
+    index = {s["name"]: i for i, s in enumerate(steps)}
+    for i, step in enumerate(steps):
+        for j, dep in enumerate(step["inputs_from"]):
+            path = ("steps", i, "inputs_from", j)
+            if dep == step["name"]:
+                raise src.fail(path, f"step {dep} cannot read its own outputs; name an earlier step")
+            if dep in step["inputs_from"][:j]:
+                raise src.fail(path, f"step {dep} is listed twice")
+            if dep in index and index[dep] > i:
+                raise src.fail(path, f"step {dep} comes after {step['name']} in steps; a step can only read the "
+                                     f"outputs of a step listed before it")
+
+
 def _check_order(src: Located, steps: list[dict]) -> None:
     index = {s["name"]: i for i, s in enumerate(steps)}
     for i, step in enumerate(steps):
-        for j, dep in enumerate(step["after"]):
+        for dep, key, j in _deps(step):
             if dep not in index:
                 known = ", ".join(index)
-                raise src.fail(("steps", i, "after", j), f"unknown step '{dep}' (steps are: {known})")
+                raise src.fail(("steps", i, key, j), f"unknown step '{dep}' (steps are: {known})")
     done: set[str] = set()
 
     def visit(name: str, stack: list[str]) -> None:
         i = index[name]
-        for j, dep in enumerate(steps[i]["after"]):
+        for dep, key, j in _deps(steps[i]):
             if dep in stack or dep == name:
                 cycle = (stack[stack.index(dep):] if dep in stack else []) + [name, dep]
-                raise src.fail(("steps", i, "after", j), "steps form a cycle: " + " -> ".join(cycle))
+                raise src.fail(("steps", i, key, j), "steps form a cycle: " + " -> ".join(cycle))
             if dep not in done:
                 visit(dep, stack + [name])
         done.add(name)
@@ -156,11 +188,46 @@ def _given(values: dict) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _build_step(src: Located, i: int, raw: dict, top: dict, base_dir: Path) -> Step:
+def _merged(campaign: dict, given: Any, checked: dict) -> dict:
+    """A step's ``resources`` or ``bps`` merged key by key over the campaign's.
+
+    ``given`` is the step's mapping as written: a key set to null drops the campaign's value; the
+    whole mapping set to null drops them all.
+    """
+    if given is None:
+        return {}
+    dropped = {k for k, v in given.items() if v is None}
+    merged = {**campaign, **{k: v for k, v in checked.items() if v is not None}}
+    return {k: v for k, v in merged.items() if k not in dropped and v is not None}
+
+
+def _include_path(name: str, base_dir: Path) -> str:
+    """A file for ``includeConfigs``: a relative path is made absolute against the spec's folder (bps
+    would look for it beside the submit file or in its working folder); a path starting with an
+    environment variable (``${CTRL_BPS_PANDA_DIR}/...``) or a URI is kept as written."""
+    if name.startswith(("$", "~")) or "://" in name or Path(name).is_absolute():
+        return name
+    return str((base_dir / name).resolve())
+
+
+_NOT_CLEARED = {"site": "a compute site", "template": "a template", "pipeline": "a pipeline"}
+
+
+def _build_step(src: Located, i: int, raw: dict, given: dict, top: dict, base_dir: Path) -> Step:
+    """A step from its checked keys (``raw``) and its mapping as written (``given``, to tell a key set to
+    null, which clears the campaign's value, from a key left out, which keeps it)."""
     path = ("steps", i)
+    cleared = {k for k, v in given.items() if v is None}
+    for key, what in _NOT_CLEARED.items():
+        if key in cleared:
+            raise src.fail(path + (key,), f"cannot be cleared: every submission needs {what}; leave the key out "
+                                          f"to use the campaign's ({top[key]})")
+    if "input_collection" in cleared and not raw["inputs_from"]:
+        raise src.fail(path + ("input_collection",), "cannot be cleared without inputs_from: the step would read "
+                                                     "no collection")
     own = check_section(src, path + ("resources",), raw["resources"] or {}, RESOURCE_KEYS)
-    resources = {k: v for k, v in {**top["resources"], **_given(own)}.items() if v is not None}
-    bps = {**(top["bps"] or {}), **(raw["bps"] or {})}
+    resources = _merged(top["resources"], given.get("resources", {}), own)
+    bps = _merged(top["bps"], given.get("bps", {}), raw["bps"] or {})
     template = raw["template"] or top["template"]
     if template not in ("panda", "htcondor"):
         template = str((base_dir / template)) if not Path(template).is_absolute() else template
@@ -168,24 +235,70 @@ def _build_step(src: Located, i: int, raw: dict, top: dict, base_dir: Path) -> S
     subset = raw["subset"] or raw["name"]
     if "#" in subset:
         raise src.fail(path + ("subset",), f"expected a subset label without '#', got {subset!r}")
+    collections = _collections(raw["input_collection"] or top["input_collection"])
+    if not collections and "input_collection" not in cleared:
+        where = path + ("input_collection",) if raw["input_collection"] else ("input_collection",)
+        raise src.fail(where, "expected at least one collection name (comma-separated), got none")
+    include = [_include_path(f, base_dir) for f in
+               ((raw["include_configs"] if "include_configs" in given else top["include_configs"]) or ())]
     return Step(
         name=raw["name"],
         pipeline_yaml=f"{pipeline}#{subset}",
-        after=tuple(raw["after"]),
+        after=tuple(dict.fromkeys([*raw["after"], *raw["inputs_from"]])),
         query=raw["query"].strip(),
         split=raw["split"] or {"rule": "none"},
         site=raw["site"] or top["site"],
         template=template,
-        input_collection=raw["input_collection"] or top["input_collection"],
+        input_collection="" if "input_collection" in cleared else ",".join(collections),
         resources=resources,
         bps=bps,
-        include_configs=tuple(raw["include_configs"] or top["include_configs"] or ()),
+        include_configs=tuple(include),
+        inputs_from=tuple(raw["inputs_from"]),
     )
+
+
+def chained_collections(output_root: str, sources: Sequence[tuple[str, Sequence[Group]]],
+                        base: Sequence[str]) -> tuple[str, ...]:
+    """The input collections of a step that reads earlier steps' outputs, in butler search order.
+
+    Parameters
+    ----------
+    output_root : `str`
+        The campaign's root of output collections.
+    sources : sequence of (`str`, sequence of `Group`)
+        Each step to read and the groups of it to read, the newest step (the latest in the campaign)
+        first: the groups given are all the step's (`load_spec`'s ``chain_groups`` may leave some out).
+    base : sequence of `str`
+        The step's own input collections, searched last.
+
+    Returns
+    -------
+    collections : `tuple` of `str`
+        Each group's output collection (its run, then the inputs that run read), step by step, then
+        ``base``; a collection named twice is kept at its first place.
+    """
+    outputs = [group_output(output_root, step, g.index) for step, groups in sources for g in groups]
+    return tuple(dict.fromkeys([*outputs, *base]))
+
+
+def _chain(src: Located, i: int, step: Step, steps: list[Step], groups: dict[str, list[Group]],
+           output_root: str, chain_groups: ChainGroups | None) -> Step:
+    """``step`` with its input collections preceded by the outputs of its ``inputs_from`` steps."""
+    order = [s.name for s in steps]
+    sources = [(name, chain_groups(name, list(groups[name])) if chain_groups else groups[name])
+               for name in sorted(step.inputs_from, key=order.index, reverse=True)]
+    collections = chained_collections(output_root, sources, _collections(step.input_collection))
+    if not collections:
+        raise src.fail(("steps", i, "inputs_from"), "no collection to read: no group of "
+                                                    f"{', '.join(step.inputs_from)} is left to read from")
+    log.debug("step %s reads %d collections (%s first)", step.name, len(collections), collections[0])
+    return replace(step, input_collection=",".join(collections))
 
 
 def load_spec(path: str | Path, text: str | None = None,
               open_butler: Callable[[str, list[str], str], ButlerView] | None = None,
-              parse_query: Callable[[str], list[str]] | None = None) -> LoadedSpec:
+              parse_query: Callable[[str], list[str]] | None = None,
+              chain_groups: ChainGroups | None = None) -> LoadedSpec:
     """Read and check a campaign spec.
 
     Parameters
@@ -201,6 +314,10 @@ def load_spec(path: str | Path, text: str | None = None,
     parse_query : callable, optional
         ``parse_query(where)`` returns every reason the butler's own parser rejects a data query
         (empty when none); each group's query is checked by it after our own rules.
+    chain_groups : callable, optional
+        ``chain_groups(step, groups)`` returns the groups of an earlier step that a step with
+        ``inputs_from`` reads (the plug point for leaving out groups whose outputs were rejected);
+        default: all of them.
 
     Returns
     -------
@@ -228,14 +345,20 @@ def load_spec(path: str | Path, text: str | None = None,
             raise src.fail(("steps", i, "name"), f"duplicate step name '{step['name']}'")
         _check_query(src, ("steps", i, "query"), step["query"])
         raw_steps.append(step)
+    _check_inputs_from(src, raw_steps)
     _check_order(src, raw_steps)
-    steps = tuple(_build_step(src, i, s, top, base_dir) for i, s in enumerate(raw_steps))
+    output_root = (top["output_root"] or f"u/{top['operator']}/{top['campaign']}").rstrip("/")
+    top["bps"] = {k: v for k, v in (top["bps"] or {}).items() if v is not None}
+    steps = [_build_step(src, i, s, top["steps"][i], top, base_dir) for i, s in enumerate(raw_steps)]
     groups = {
         s.name: split_step(src, ("steps", i, "split"), raw_steps[i]["split"], base_dir,
-                           SplitContext(s.name, s.query, top["butler_repo"], _collections(s.input_collection),
-                                        open_butler))
+                           SplitContext(s.name, s.query, top["butler_repo"],
+                                        _collections(s.input_collection or top["input_collection"]), open_butler))
         for i, s in enumerate(steps)
     }
+    for i, s in enumerate(steps):
+        if s.inputs_from:
+            steps[i] = _chain(src, i, s, steps, groups, output_root, chain_groups)
     for i, s in enumerate(steps):
         _check_group_queries(src, i, s, groups[s.name], parse_query)
     campaign = Campaign(
@@ -245,11 +368,11 @@ def load_spec(path: str | Path, text: str | None = None,
         project=top["project"],
         butler_repo=top["butler_repo"],
         input_collection=top["input_collection"],
-        output_root=(top["output_root"] or f"u/{top['operator']}/{top['campaign']}").rstrip("/"),
+        output_root=output_root,
         pipeline=top["pipeline"],
         software=top["software"],
         site=top["site"],
-        steps=steps,
+        steps=tuple(steps),
         spec_path=str(path),
         spec_sha256=hashlib.sha256(raw_text).hexdigest(),
     )
