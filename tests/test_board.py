@@ -304,3 +304,17 @@ def test_a_tracker_plug_in_without_boards_says_so(runner):
     result = runner.invoke(cli, ["--tracker", "tests.fakes.memory_tracker.MemoryTracker", "board"])
     assert result.exit_code == 5
     assert result.stderr == "Error: the memory tracker has no boards\n"
+
+
+def test_without_jira_software_nothing_is_created(runner, monkeypatch):
+    s = Site("datacenter", runner, monkeypatch)
+    try:
+        s.create()
+        s.fake.software = False
+        result = s.board("demo-w47")
+        assert result.exit_code == 5
+        assert result.stderr == (f"Error: JIRA at {s.fake.url} has no Agile REST API (/rest/agile/1.0 answers 404): "
+                                 "boards need Jira Software\n")
+        assert not s.fake.filters and "jiracampaign.board" not in s.epic().properties
+    finally:
+        s.close()

@@ -136,6 +136,7 @@ class FakeJira(Loopback):
         self.boards: dict[int, dict] = {}  # id -> {id, name, type, filter, location, private, columns}
         self.board_ids = itertools.count(1)
         self.can_share = True  # False: the user lacks "Create shared objects" (a shared board is made private)
+        self.software = True  # False: no Jira Software, so no Agile REST API
         self.lock = threading.RLock()
 
     # ---- life cycle -------------------------------------------------------------------------
@@ -751,6 +752,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def board_route(self, method: str, path: str, q: dict, raw: bytes):
         fake = self.server_state
+        if not fake.software:
+            raise HttpError(404, messages(f"null for uri: {fake.url}{path}"))
         ok = lambda body, status=200: (status, body, {}, None, "application/json;charset=UTF-8")  # noqa: E731
         if path == f"{AGILE}/board" and method == "POST":
             return ok(fake.board_json(fake.create_board(self.json_body(raw))), 201)

@@ -203,8 +203,11 @@ class Boards:
         """Ids of the Kanban boards whose name is exactly ``name`` (JIRA matches ``name`` partially)."""
         out, start = [], 0
         while True:
-            page = self.client.get("search boards", self._agile("board"),
-                                   {"name": name, "type": "kanban", "startAt": start, "maxResults": PAGE})
+            page = self._read("search boards", self._agile("board"),
+                              {"name": name, "type": "kanban", "startAt": start, "maxResults": PAGE})
+            if page is None:
+                raise TrackerError(f"JIRA at {self.client.server} has no Agile REST API (/rest/agile/1.0 answers 404): "
+                                   "boards need Jira Software")
             values = page.get("values") or []
             out += [str(b["id"]) for b in values if _same(b.get("name", ""), name)]
             start += len(values)
