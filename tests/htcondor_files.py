@@ -45,9 +45,10 @@ def dag_nodes(submit_dir: Path) -> dict[str, tuple[str, str]]:
     return nodes
 
 
-def copy_prepared(prepared: Path, to: Path) -> Path:
-    """A copy of a prepared submit directory (without its quantum graph, which the report never reads)."""
-    shutil.copytree(prepared, to, ignore=shutil.ignore_patterns("*.qg"))
+def copy_prepared(prepared: Path, to: Path, graph: bool = False) -> Path:
+    """A copy of a prepared submit directory; without its quantum graph unless ``graph`` (the report never
+    reads it, and without it quantum provenance cannot be read: the plug-in's report alone answers)."""
+    shutil.copytree(prepared, to, ignore=None if graph else shutil.ignore_patterns("*.qg"))
     return to
 
 

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -99,11 +100,12 @@ def stack_bin() -> Path:
 @pytest.fixture(scope="module")
 def prepared(stack_bin, tmp_path_factory) -> Path:
     """A submit directory ``bps prepare`` wrote for the HTCondor plug-in: the toy pipeline's step1 on a
-    repository of 4 visits x 2 detectors (18 jobs: pipetaskInit, 8 isr, 8 calibrateImage, finalJob)."""
+    repository of 6 visits x 2 detectors (26 jobs: pipetaskInit, 12 isr, 12 calibrateImage, finalJob), with
+    examples/rubin's injected failure (calibrateImage, visit 1003, detector 2) in its quantum graph."""
     base = tmp_path_factory.mktemp("bps_htcondor")
     env = {**os.environ, "PATH": f"{stack_bin}:{os.environ['PATH']}"}
     subprocess.run([str(stack_bin / "python"), str(REPO / "examples" / "rubin" / "build_repo.py"), str(base / "repo"),
-                    "--visits", "4", "--detectors", "2", "--nights", "2"], check=True, capture_output=True, env=env)
+                    "--visits", "6", "--detectors", "2", "--nights", "2", "-q"], check=True, capture_output=True, env=env)
     (base / "bps.yaml").write_text(textwrap.dedent(f"""\
         pipelineYaml: "{REPO}/examples/rubin/pipeline.yaml#step1"
         project: toy
@@ -119,12 +121,28 @@ def prepared(stack_bin, tmp_path_factory) -> Path:
         submitPath: "{base}/submit/{{outputRun}}"
         wmsServiceClass: {HTCONDOR}
         computeSite: local
+        extraQgraphOptions: "-C calibrateImage:{REPO}/examples/rubin/fail_value.py"
         """))
     done = subprocess.run([str(stack_bin / "bps"), "prepare", str(base / "bps.yaml")], capture_output=True, text=True,
                           env=env, cwd=base)
     assert done.returncode == 0, done.stderr[-3000:]
     [dag] = (base / "submit").rglob("*.dag")
     return dag.parent
+
+
+@pytest.fixture(scope="module")
+def executed(stack_bin, prepared, tmp_path_factory) -> Path:
+    """A copy of the prepared run whose quantum graph was executed (by ``pipetask run``, in one process: what
+    Parsl's jobs do, without Parsl's start-up per job), as a Parsl run's submit directory is once bps returned:
+    23 of 24 quanta succeeded, calibrateImage failed for visit 1003 detector 2; no final job ran."""
+    folder = copy_prepared(prepared, tmp_path_factory.mktemp("executed") / "submit", graph=True)
+    [graph] = folder.glob("*.qg")
+    repo = next(p / "repo" for p in prepared.parents if (p / "repo").is_dir())
+    env = {**os.environ, "PATH": f"{stack_bin}:{os.environ['PATH']}"}
+    done = subprocess.run([str(stack_bin / "pipetask"), "run", "-b", str(repo), "-g", str(graph),
+                           "--register-dataset-types"], capture_output=True, text=True, env=env, cwd=folder)
+    assert done.returncode == 1 and "One or more tasks failed" in done.stderr, done.stderr[-3000:]
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +171,7 @@ def _refs(runs, digests=None) -> list[RunRef]:
             for case, run in runs.items()]
 
 
-def test_htcondor_runs_through_the_report_api_get_status_first_report_on_change(stack_bin, runs):
+def test_htcondor_runs_through_the_report_api_get_status_first_report_on_change(stack_bin, runs, tmp_path):
     source = BpsSource(StackBridge(python=str(stack_bin / "python")))
     running, succeeded, partial = source.statuses(_refs(runs))
     assert source.requests_made == 1  # one helper process for every run
@@ -161,20 +179,20 @@ def test_htcondor_runs_through_the_report_api_get_status_first_report_on_change(
     assert source.stack_states == WMS_STATE_VALUES
 
     assert (running.state, running.raw_state, running.detail) == (BatchState.RUNNING, "RUNNING", True)
-    assert (running.total, running.finished, running.failed, running.running) == (18, 6, 0, 1)
+    assert (running.total, running.finished, running.failed, running.running) == (26, 6, 0, 1)
     tasks = {t.label: (t.state, t.total, t.finished, t.failed, t.running) for t in running.tasks}
-    assert tasks == {"pipetaskInit": (BatchState.SUCCEEDED, 1, 1, 0, 0), "isr": (BatchState.RUNNING, 8, 5, 0, 1),
-                     "calibrateImage": (BatchState.PENDING, 8, 0, 0, 0), "finalJob": (BatchState.PENDING, 1, 0, 0, 0)}
+    assert tasks == {"pipetaskInit": (BatchState.SUCCEEDED, 1, 1, 0, 0), "isr": (BatchState.RUNNING, 12, 5, 0, 1),
+                     "calibrateImage": (BatchState.PENDING, 12, 0, 0, 0), "finalJob": (BatchState.PENDING, 1, 0, 0, 0)}
     assert running.run_id == runs["running"]["dag_id"] and not running.failures
 
-    assert (succeeded.state, succeeded.total, succeeded.finished, succeeded.failed) == (BatchState.SUCCEEDED, 18, 18, 0)
+    assert (succeeded.state, succeeded.total, succeeded.finished, succeeded.failed) == (BatchState.SUCCEEDED, 26, 26, 0)
     assert succeeded.failures_read and not succeeded.failures and succeeded.report is None
 
     assert (partial.state, partial.raw_state) == (BatchState.PARTIAL, "FAILED")
     assert "final job succeeded" in partial.message
     tasks = {t.label: (t.state, t.total, t.finished, t.failed) for t in partial.tasks}
-    assert tasks == {"pipetaskInit": (BatchState.SUCCEEDED, 1, 1, 0), "isr": (BatchState.PARTIAL, 8, 7, 1),
-                     "calibrateImage": (BatchState.PARTIAL, 8, 7, 1), "finalJob": (BatchState.SUCCEEDED, 1, 1, 0)}
+    assert tasks == {"pipetaskInit": (BatchState.SUCCEEDED, 1, 1, 0), "isr": (BatchState.PARTIAL, 12, 11, 1),
+                     "calibrateImage": (BatchState.PARTIAL, 12, 11, 1), "finalJob": (BatchState.SUCCEEDED, 1, 1, 0)}
     groups = {(g.label, g.error): g for g in partial.failures}
     assert set(groups) == {("isr", "exit:1"), ("calibrateImage", "pruned")}
     [example] = groups["isr", "exit:1"].examples
@@ -190,41 +208,61 @@ def test_htcondor_runs_through_the_report_api_get_status_first_report_on_change(
         (BatchState.RUNNING, False, False), (BatchState.SUCCEEDED, False, False), (BatchState.PARTIAL, False, False)]
     assert (source.requests_made, source.status_calls, source.report_calls) == (2, 4, 3)
 
-    # the running run ends: its state changed, so its report is read
-    names = list(dag_nodes(runs["running"]["dir"]))
-    write_run(runs["running"]["dir"], {n: "done" for n in names}, 0)
-    ended, *_ = source.statuses(_refs(runs, digests))
-    assert (ended.state, ended.changed, ended.detail, ended.finished) == (BatchState.SUCCEEDED, True, True, 18)
+    # the running run ends (in a copy: the fixture stays as it was): its state changed, so its report is read
+    later = {**runs, "running": {"dir": copy_prepared(runs["running"]["dir"], tmp_path / "later")}}
+    write_run(later["running"]["dir"], {n: "done" for n in dag_nodes(later["running"]["dir"])}, 0)
+    ended, *_ = source.statuses(_refs(later, digests))
+    assert (ended.state, ended.changed, ended.detail, ended.finished) == (BatchState.SUCCEEDED, True, True, 26)
     assert (source.requests_made, source.status_calls, source.report_calls) == (3, 5, 4)
 
     digests["running"] = ended.digest
-    source.statuses(_refs(runs, digests))  # every run ended: no helper call at all
+    source.statuses(_refs(later, digests))  # every run ended: no helper call at all
     assert source.requests_made == 3
 
 
 def test_bps_status_exit_codes_map_to_the_same_states(stack_bin, runs):
     """Our table is the stack's WmsStates, and `bps status --id DIR` exits with what our mapping reads."""
+    env = {**os.environ, "PATH": f"{stack_bin}:{os.environ['PATH']}", "BPS_WMS_SERVICE_CLASS": HTCONDOR}
+    cases = (("running", BatchState.RUNNING), ("succeeded", BatchState.SUCCEEDED), ("partial", BatchState.FAILED))
+    children = [subprocess.Popen([str(stack_bin / "bps"), "status", "--id", str(runs[case]["dir"])], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for case, _ in cases]
     answer = StackBridge(python=str(stack_bin / "python")).call("status", runs=[])
     assert answer["states"] == WMS_STATE_VALUES and answer["runs"] == []
-    env = {**os.environ, "PATH": f"{stack_bin}:{os.environ['PATH']}", "BPS_WMS_SERVICE_CLASS": HTCONDOR}
-    for case, expected in (("succeeded", BatchState.SUCCEEDED), ("partial", BatchState.FAILED)):
-        done = subprocess.run([str(stack_bin / "bps"), "status", "--id", str(runs[case]["dir"])], env=env,
-                              capture_output=True, text=True)
-        assert from_exit_code(done.returncode) is expected, (case, done.returncode, done.stderr[-2000:])
+    for (case, expected), child in zip(cases, children):
+        _, err = child.communicate()
+        assert from_exit_code(child.returncode) is expected, (case, child.returncode, err[-2000:])
     # bps status says FAILED for the partial run; with its final job's success our rule makes it PARTIAL
-    assert run_state("FAILED", "SUCCEEDED", failed_jobs=2, succeeded_jobs=14) is BatchState.PARTIAL
+    assert run_state("FAILED", "SUCCEEDED", failed_jobs=2, succeeded_jobs=22) is BatchState.PARTIAL
 
 
-def test_one_run_the_plugin_cannot_read_does_not_fail_the_others(stack_bin, runs, tmp_path):
+def test_a_parsl_run_is_followed_through_its_quantum_provenance_in_the_same_helper_call(stack_bin, runs, executed,
+                                                                                       tmp_path):
+    """Parsl has no get_status: the run's state, tasks and failures come from quantum provenance, read by the same
+    helper process that reads the HTCondor runs (one of which it cannot read); once it ended, its digest answers
+    for it."""
+    source = BpsSource(StackBridge(python=str(stack_bin / "python")))
+    parsl = RunRef(executed.parent.name + "_parsl", wms="parsl", submit_dir=str(executed),
+                   returned=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc))
+    condor = RunRef("u_jdoe_running", wms="htcondor", submit_dir=str(runs["running"]["dir"]))
     prepared_only = tmp_path / "prepared_only"
     prepared_only.mkdir()
-    source = BpsSource(StackBridge(python=str(stack_bin / "python")))
-    refs = [RunRef("u_none", wms="htcondor", submit_dir=str(prepared_only)), RunRef("u_id", wms="htcondor", run_id="x"),
-            RunRef("u_ok", wms="htcondor", submit_dir=str(runs["succeeded"]["dir"]))]
-    none, by_id, ok = source.statuses(refs)
+    unreadable = [RunRef("u_none", wms="htcondor", submit_dir=str(prepared_only)),
+                  RunRef("u_id", wms="htcondor", run_id="x")]  # neither a directory nor a queue to ask
+    found, running, none, by_id = source.statuses([parsl, condor, *unreadable])
+    assert source.requests_made == 1 and source.provenance_reads == 1 and source.status_calls == 3
+    assert running.state is BatchState.RUNNING
+    # a run the plug-in cannot read is unknown, with the reason; the others are answered
     assert none.state is BatchState.UNKNOWN and "DAGMan log not found" in none.message
     assert by_id.state is BatchState.UNKNOWN and "could not read this run" in by_id.message
-    assert ok.state is BatchState.SUCCEEDED and source.requests_made == 1
+    assert (found.state, found.total, found.finished, found.failed) == (BatchState.PARTIAL, 24, 23, 1)
+    tasks = {t.label: (t.state, t.total, t.finished, t.failed) for t in found.tasks}
+    assert tasks == {"isr": (BatchState.SUCCEEDED, 12, 12, 0), "calibrateImage": (BatchState.PARTIAL, 12, 11, 1)}
+    [group] = found.failures
+    assert (group.label, group.kind, group.count, group.data_ids) == ("calibrateImage", "ValueError", 1,
+                                                                       ["visit=1003 detector=2"])
+    assert found.report_name.endswith(".json") and found.digest.startswith("b1:-:") and found.digest.endswith(":a")
+    again = source.statuses([RunRef(parsl.name, wms="parsl", submit_dir=parsl.submit_dir, digest=found.digest)])
+    assert again[0].state is BatchState.PARTIAL and not again[0].changed and source.requests_made == 1
 
 
 # ---- through the CLI ---------------------------------------------------------------------------------
@@ -239,9 +277,7 @@ def test_sync_updates_an_htcondor_ticket_from_its_submit_dir(local_camp, stack_b
     recorded = local_camp.run("record", key, "--run-name", run["run"], "--wms", "htcondor",
                               "--submit-dir", str(run["dir"]))
     assert recorded.exit_code == 0, recorded.output
-    # --full: the ledger is rebuilt from the tickets, which keep the submit dir (the entry `record` adds to the
-    # ledger lacks it: see test_record_puts_the_submit_dir_into_the_ledger)
-    result = local_camp.run("--set", f"bps.python={stack_bin / 'python'}", "sync", "--full")
+    result = local_camp.run("--set", f"bps.python={stack_bin / 'python'}", "sync")
     assert result.exit_code == 0, result.output
     assert f"Attention: {key} {run['run']} is partial" in result.stderr
     status, meta, _, comments = local_camp.ticket(key)
@@ -249,7 +285,7 @@ def test_sync_updates_an_htcondor_ticket_from_its_submit_dir(local_camp, stack_b
     db = sqlite3.connect(local_camp.tmp / "store.sqlite")
     assert db.execute("SELECT state FROM tickets WHERE key = ?", (key,)).fetchone()[0] == "partial"
     [note] = [c for c in comments if "jiracampaign:status" in c]
-    assert "PARTIAL" in note and "18 total, 16 done, 2 failed" in note and "calibrateImage" in note
+    assert "PARTIAL" in note and "26 total, 24 done, 2 failed" in note and "calibrateImage" in note
     [summary] = [c for c in comments if "jiracampaign:failures" in c]
     assert "`exit:1`: the pipeline task failed (exit code 1)" in summary and "`pruned`: never ran" in summary
     assert run["failed"].replace("_", "\\_") in summary  # the failed job, by name (Markdown-escaped)
@@ -257,18 +293,6 @@ def test_sync_updates_an_htcondor_ticket_from_its_submit_dir(local_camp, stack_b
     second = local_camp.run("--set", f"bps.python={stack_bin / 'python'}", "sync")
     assert second.exit_code == 0 and "0 changed" in second.stderr and "0 status-source requests" in second.stderr
     assert local_camp.tracker_writes() == writes
-
-
-@pytest.mark.xfail(strict=True, reason="services/submit.py Submitter.entry leaves submit_dir (and returned) out of "
-                   "the ledger entry it makes for submit and record")
-def test_record_puts_the_submit_dir_into_the_ledger(local_camp):
-    local_camp.create()
-    key = local_camp.keys["demo-w47_step1_001"]
-    assert local_camp.run("record", key, "--run-name", "u_jdoe_condor_1", "--wms", "htcondor",
-                          "--submit-dir", "/data/submit/u_jdoe_condor_1").exit_code == 0
-    result = local_camp.run("--set", "bps.python=/nonexistent/python3.12", "sync")
-    assert "its submit directory is not recorded" not in result.stderr
-    assert "bps.python is '/nonexistent/python3.12', which is not an executable" in result.stderr
 
 
 def test_without_the_stack_sync_says_how_to_enable_it_and_goes_on(local_camp, monkeypatch):
@@ -281,7 +305,7 @@ def test_without_the_stack_sync_says_how_to_enable_it_and_goes_on(local_camp, mo
     local_camp.panda.add_run("u_jdoe_panda_1", {"isr": 4}, request_id=4242, status="Finished")
     local_camp.panda.progress("u_jdoe_panda_1", "isr", finished=4, status="done")
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
-    result = local_camp.run("--set", "bps.command=bps", "--set", "bps.python=", "sync", "--full")
+    result = local_camp.run("--set", "bps.command=bps", "--set", "bps.python=", "sync")
     assert result.exit_code == 1, result.output
     assert ("Problem: bps: cannot follow 1 run on htcondor, parsl: no 'bps' on PATH to find the Rubin stack from; "
             "install the Rubin middleware") in result.stderr

@@ -1,8 +1,9 @@
 """BPS's own view of runs as a status source: the WMS plug-ins' ``get_status``/``report``, and quantum provenance.
 
 A run is followed through the plug-in its ``wmsServiceClass`` names (``htcondor``, ``parsl``; see
-`settings.WMS_CLASSES`), in the Rubin stack's own interpreter (`bridge.StackBridge`): one helper
-process answers all the runs of one call.
+`settings.WMS_CLASSES`), in the Rubin stack's own interpreter (`bridge.StackBridge`): one ``status``
+call of the helper (`stack/stack_wms.py`) answers all the runs of one `BpsSource.statuses` call, in
+one process.
 
 - **HTCondor** reads the DAGMan files in the run's submit directory (no daemon needed). The helper
   asks ``get_status`` first and reads the full ``report`` only when the state differs from the one
@@ -11,9 +12,10 @@ process answers all the runs of one call.
   run FAILED as soon as one job failed; with a successful final job it is a partial run
   (`states.run_state`).
 - **Parsl** has no ``get_status`` nor ``report``, and its ``bps submit`` blocks until the run has
-  ended: its runs are followed through their quantum provenance.
-- Runs that reached a final state also get their failures from quantum provenance, which names the
-  failed quanta, their data IDs and exceptions.
+  ended: its runs are followed through their quantum provenance (`provenance`), which decides their
+  state.
+- Runs that just reached a final state also get their tasks and failures from quantum provenance
+  (quanta, data IDs, exceptions, logs) when it can be read; the plug-in's state stands.
 
 The digest of a run (``b1:<WmsStates name>:<report hash>:<state>``) keeps the plug-in's last state,
 the last report read and the state derived from it, so a run that did not change gets the same
@@ -92,6 +94,7 @@ class BpsSource(StatusSource):
         self.max_failed_jobs = max_failed_jobs
         self.report_calls = 0      # plug-in report() calls made by the helper (get_status ones below)
         self.status_calls = 0
+        self.provenance_reads = 0  # runs whose quantum provenance the helper read
         self.stack_states: dict[str, int] = {}  # the stack's own WmsStates table, from the last answer
 
     @classmethod
@@ -118,8 +121,7 @@ class BpsSource(StatusSource):
     # ---- the one entry point ----------------------------------------------------------------------
     def statuses(self, runs: Sequence[RunRef], detail: str = "changed") -> list[RunStatus]:
         results: list[RunStatus] = []
-        asked: list[tuple[RunRef, RunStatus, _Digest]] = []       # to the plug-ins' get_status/report
-        provenance: list[tuple[RunRef, RunStatus]] = []           # to quantum provenance
+        asked: list[tuple[RunRef, RunStatus, _Digest]] = []
         for ref in runs:
             status = RunStatus(name=ref.name, source=self.name, source_label=self.label, state=BatchState.UNKNOWN,
                                run_id=ref.run_id)
@@ -128,75 +130,74 @@ class BpsSource(StatusSource):
             wms = (ref.wms or "").casefold()
             if previous.state is not None and previous.state.final and detail != "all":
                 _unchanged(status, ref, previous)  # an ended run stays as it ended: nothing to ask
-                continue
-            if not ref.submit_dir and not (ref.run_id and wms not in PROVENANCE_ONLY):
-                status.message = ("its submit directory is not recorded, and BPS reads runs from there: record it "
-                                  "with 'jiracampaign record KEY --run-name NAME --wms "
-                                  f"{wms or 'WMS'} --submit-dir DIR --force'")
-                continue
-            if wms in PROVENANCE_ONLY:
-                provenance.append((ref, status))
-            elif wms in WMS_CLASSES:
-                asked.append((ref, status, previous))
-            else:
+            elif wms not in WMS_CLASSES:
                 status.message = (f"the BPS source follows {', '.join(WMS_CLASSES)} runs, not '{ref.wms}' "
                                   "(sync.sources names the source for each)")
-        try:
-            provenance += self._ask_plugins(asked, detail)
-            self._read_provenance(provenance, detail)
-        except StackUnavailable as exc:
-            raise StackUnavailable(f"cannot follow {_count(asked, provenance)}: {exc}") from None
+            elif not ref.submit_dir and (wms in PROVENANCE_ONLY or not ref.run_id):
+                status.message = ("its submit directory is not recorded, and BPS reads runs from there: record it "
+                                  f"with 'jiracampaign record KEY --run-name NAME --wms {wms} --submit-dir DIR --force'")
+            else:
+                asked.append((ref, status, previous))
+        if asked:
+            try:
+                self._ask(asked, detail)
+            except StackUnavailable as exc:
+                raise StackUnavailable(f"cannot follow {len(asked)} run{'s' if len(asked) != 1 else ''} on "
+                                       f"{', '.join(WMS_CLASSES)}: {exc}") from None
         return results
 
-    # ---- the WMS plug-ins -------------------------------------------------------------------------
-    def _ask_plugins(self, asked: list[tuple[RunRef, RunStatus, _Digest]],
-                     detail: str) -> list[tuple[RunRef, RunStatus]]:
-        """One ``status`` helper call for every run whose plug-in has ``get_status``; returns the runs to
-        read quantum provenance for (plug-ins without a report, runs that just ended)."""
-        if not asked:
-            return []
+    def _ask(self, asked: list[tuple[RunRef, RunStatus, _Digest]], detail: str) -> None:
+        """One ``status`` helper call for all runs: the plug-ins' ``get_status`` (and ``report`` where the
+        state changed), and quantum provenance for Parsl runs and for runs that just ended."""
+        provenance = _provenance_module()
         request = [{"name": ref.name, "wms_class": WMS_CLASSES[(ref.wms or "").casefold()], "run_id": ref.run_id,
-                    "submit_dir": ref.submit_dir, "previous": previous.wms_state or None}
+                    "submit_dir": ref.submit_dir, "previous": previous.wms_state or None,
+                    "provenance_only": (ref.wms or "").casefold() in PROVENANCE_ONLY}
                    for ref, _, previous in asked]
-        answer = self.bridge.call("status", runs=request, details=detail, max_failed_jobs=self.max_failed_jobs)
+        answer = self.bridge.call("status", runs=request, details=detail, max_failed_jobs=self.max_failed_jobs,
+                                  provenance=provenance is not None)
         self.stack_states = {str(k): int(v) for k, v in (answer.get("states") or {}).items()}
         if self.stack_states and self.stack_states != WMS_STATE_VALUES:
             log.warning("the Rubin stack's WmsStates differ from the ones jiracampaign knows: %s", self.stack_states)
         calls = answer.get("calls") or {}
         self.status_calls += int(calls.get("get_status") or 0)
         self.report_calls += int(calls.get("report") or 0)
+        self.provenance_reads += int(calls.get("provenance") or 0)
         runs = answer.get("runs") or []
         if len(runs) != len(asked):
             raise SourceError(f"the Rubin stack helper answered for {len(runs)} runs instead of {len(asked)}")
-        more: list[tuple[RunRef, RunStatus]] = []
         for (ref, status, previous), one in zip(asked, runs):
-            if not one.get("implemented", True):
-                more.append((ref, status))  # a plug-in without get_status: provenance is all there is
-                continue
-            _from_plugin(status, ref, previous, one)
-            if status.detail and status.state.final:
-                more.append((ref, status))  # just ended: its failures come from provenance too
-        return more
-
-    # ---- quantum provenance -----------------------------------------------------------------------
-    def _read_provenance(self, wanted: list[tuple[RunRef, RunStatus]], detail: str) -> None:
-        """Tasks, failures and (for Parsl) the state of runs from their quantum provenance: one helper call."""
-        if not wanted:
-            return
-        try:
-            from . import provenance
-        except ImportError:  # not part of this installation
-            for ref, status in wanted:
-                if status.state is BatchState.UNKNOWN:
-                    status.note("Parsl runs have no BPS report: they are followed through quantum provenance, "
-                                "which this installation of jiracampaign cannot read")
-            return
-        provenance.apply_provenance(wanted, provenance.read_provenance(self.bridge, [ref for ref, _ in wanted]))
+            if one.get("implemented", True):
+                _from_plugin(status, ref, previous, one)
+                if "provenance" in one and provenance is not None:  # it just ended: failures per quantum
+                    provenance.apply_result(status, provenance.result_from_answer(ref.name, one["provenance"],
+                                                                                  ended=True), set_state=False)
+            elif provenance is None:
+                status.message = ("Parsl runs have no BPS report: they are followed through quantum provenance, "
+                                  "which this installation of jiracampaign cannot read")
+            else:
+                _from_provenance(status, ref, one.get("provenance") or {}, provenance)
 
 
-def _count(asked: list, provenance: list) -> str:
-    n = len(asked) + len(provenance)
-    return f"{n} run{'s' if n != 1 else ''} on {', '.join(WMS_CLASSES)}"
+def _provenance_module():
+    """`jiracampaign.sources.bps.provenance`, or `None` where it is not installed."""
+    try:
+        from . import provenance
+    except ImportError:  # pragma: no cover - an installation without it
+        return None
+    return provenance
+
+
+def _from_provenance(status: RunStatus, ref: RunRef, answer: dict, provenance: Any) -> None:
+    """A run followed through its quantum provenance alone (Parsl): state, tasks and failures from it."""
+    ended = ref.returned is not None  # Parsl's bps submit returns when the run has ended
+    result = provenance.result_from_answer(ref.name, answer, ended=ended)
+    provenance.apply_result(status, result)
+    if not result.ok:
+        return  # unknown, with the reason noted; asked again next time
+    status.raw_state = status.raw_state or f"provenance: {result.state.value}"
+    status.digest = _Digest("-", result.digest[:12], status.state).text()
+    status.changed = status.digest != ref.digest
 
 
 def _unchanged(status: RunStatus, ref: RunRef, previous: _Digest) -> None:

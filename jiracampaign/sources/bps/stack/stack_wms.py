@@ -3,21 +3,27 @@
 Request::
 
     {"runs": [{"name": RUN NAME, "wms_class": "lsst.ctrl.bps.htcondor.HTCondorService",
-               "run_id": ID, "submit_dir": DIR, "previous": WMS STATE NAME or null}, ...],
-     "details": "changed", "max_failed_jobs": 100, "hist": 1}
+               "run_id": ID, "submit_dir": DIR, "previous": WMS STATE NAME or null,
+               "provenance_only": false}, ...],
+     "details": "changed", "max_failed_jobs": 100, "hist": 1,
+     "provenance": true, "max_quanta": 1000}
 
 Answer::
 
     {"states": {WmsStates name: value}, "runs": [ANSWER per run, in order],
-     "calls": {"get_status": N, "report": N}}
+     "calls": {"get_status": N, "report": N, "provenance": N}}
 
-A run's answer is ``{"name", "implemented": false}`` when its plug-in has no ``get_status`` (Parsl);
-else ``{"name", "implemented": true, "state": NAME, "message": TEXT}`` plus, when ``report`` was read
-(``details`` is ``changed`` and the state differs from ``previous``, or ``details`` is ``all``;
-never with ``none``), ``"report"``: the run's report
-reduced to JSON (state, job counts per state and per label, exit codes per label, the final job's
-state, the failed and held jobs with their output and log files). A failure for one run is
-``"error"`` on that run's answer (state ``UNKNOWN``); it never fails the other runs.
+A run's answer is ``{"name", "implemented": false}`` when its plug-in has no ``get_status`` (Parsl;
+``provenance_only`` says so without loading the plug-in); else ``{"name", "implemented": true,
+"state": NAME, "message": TEXT}`` plus, when ``report`` was read (``details`` is ``changed`` and the
+state differs from ``previous``, or ``details`` is ``all``; never with ``none``), ``"report"``: the
+run's report reduced to JSON (state, job counts per state and per label, exit codes per label, the
+final job's state, the failed and held jobs with their output and log files). A failure for one run
+is ``"error"`` on that run's answer (state ``UNKNOWN``); it never fails the other runs.
+
+With ``"provenance": true``, the runs without ``get_status`` and the runs whose report was read in a
+final state also get ``"provenance"``: their entry of the ``provenance`` op's answer
+(`stack_provenance`), read in this same process.
 
 One service object serves every run of one ``wmsServiceClass``. The id asked about is the submit
 directory when known (HTCondor reads its DAGMan files there, with no daemon), else the run id.
@@ -38,6 +44,7 @@ log = logging.getLogger("jiracampaign.stack.wms")
 MAX_FAILED_JOBS = 100  # problem jobs listed per run (the counts cover them all)
 FINAL_LABEL = "finalJob"
 _PROBLEM_STATES = ("FAILED", "HELD", "DELETED")
+_FINAL_STATES = ("SUCCEEDED", "FAILED", "DELETED", "PRUNED")
 
 
 def status(request: dict) -> dict:
@@ -48,10 +55,36 @@ def status(request: dict) -> dict:
     limit = int(request.get("max_failed_jobs") or MAX_FAILED_JOBS)
     hist = float(request.get("hist") or 1)
     services: dict[str, Any] = {}
-    calls = {"get_status": 0, "report": 0}
-    answers = [_one(run if isinstance(run, dict) else {}, services, details, limit, hist, calls)
-               for run in request.get("runs") or []]
+    calls = {"get_status": 0, "report": 0, "provenance": 0}
+    runs = [run if isinstance(run, dict) else {} for run in request.get("runs") or []]
+    answers = [_one(run, services, details, limit, hist, calls) for run in runs]
+    if request.get("provenance"):
+        _add_provenance(runs, answers, request.get("max_quanta"), calls)
     return {"states": {state.name: state.value for state in WmsStates}, "runs": answers, "calls": calls}
+
+
+def _add_provenance(runs: list[dict], answers: list[dict], max_quanta: Any, calls: dict[str, int]) -> None:
+    """The quantum provenance of the runs without a plug-in state and of the runs that just ended."""
+    wanted = [(run, answer) for run, answer in zip(runs, answers)
+              if run.get("submit_dir") and (not answer.get("implemented", True)
+                                            or (answer.get("report") or {}).get("found")
+                                            and answer.get("state") in _FINAL_STATES)]
+    if not wanted:
+        return
+    request = {"runs": [{"name": answer["name"], "submit_dir": run["submit_dir"]} for run, answer in wanted]}
+    if max_quanta:
+        request["max_quanta"] = int(max_quanta)
+    calls["provenance"] += len(wanted)
+    try:
+        from stack_provenance import provenance
+
+        found = provenance(request).get("runs") or {}
+    except Exception as exc:  # e.g. a stack without pipe_base's provenance graph: the plug-in's answer stands
+        log.debug("provenance failed", exc_info=True)
+        found = {answer["name"]: {"ok": False, "kind": type(exc).__name__, "error": _error(exc)} for _, answer in wanted}
+    for _, answer in wanted:
+        answer["provenance"] = found.get(answer["name"]) or {"ok": False, "kind": "Missing",
+                                                             "error": "the provenance op did not answer for it"}
 
 
 def _service(name: str, services: dict[str, Any]) -> Any:
@@ -80,6 +113,8 @@ def _one(run: dict, services: dict[str, Any], details: str, limit: int, hist: fl
     ident = str(run.get("submit_dir") or run.get("run_id") or "")
     wms_class = str(run.get("wms_class") or "")
     answer: dict[str, Any] = {"name": name, "implemented": True, "id": ident}
+    if run.get("provenance_only"):  # a plug-in known to have no get_status: not even loaded
+        return {"name": name, "implemented": False, "id": ident}
     if not wms_class or not ident:
         missing = "its wmsServiceClass" if not wms_class else "its submit directory or run id"
         return {**answer, "state": "UNKNOWN", "message": "", "error": f"{missing} is not known"}
