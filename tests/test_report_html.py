@@ -427,3 +427,34 @@ def test_a_failure_summary_reads_back_as_groups_with_data_ids_and_links():
     assert ["".join(t for t, _ in line) for line in failures.lines] == [
         "Failed jobs per task: isr 3, calibrate 1", "Next: review (1 error); rescue (1 error)"]
     assert read_failures(note, "run_b") is None  # an earlier attempt's summary
+
+
+# ---- the page of a model made by hand -------------------------------------------------------------------
+def test_the_page_shows_data_ids_attempts_submit_dirs_and_links_only_to_web_addresses():
+    from jiracampaign.render.html import render
+    from jiracampaign.services.report import CampaignView, FailureRow, Failures, Report, StepView, SubmissionView
+
+    sub = SubmissionView(key="JC-2", url="/store.sqlite#JC-2", ident="c_step1_001", step="step1", group=1, groups=1,
+                         label="night 20260101", state="partial", attempt=2, site="S3DF", run_name="u_op_c_step1_attempt2",
+                         wms="htcondor", total=4, finished=3, failed=1, submit_dir="/sdf/submit/u_op_c_step1_attempt2",
+                         monitor="javascript:alert(1)",
+                         failures=Failures("u_op_c_step1_attempt2", "1 failed quanta, 1 distinct errors", [
+                             FailureRow(1, "calibrateImage", "ValueError", "bad <psf>", data_ids=["visit=1 & detector=2"],
+                                        more_ids=3, details=[(("log ", ""), ("/sdf/log.txt", "file:///sdf/log.txt"))])],
+                             url="javascript:alert(2)"))
+    campaign = CampaignView("c", "JC-1", "/store.sqlite#JC-1", "Campaign c", "open", False,
+                            [StepView("step1", [], 1, submissions=[sub])])
+    page = Page(render(Report("2026-12-01T00:00:00+00:00", "local store /store.sqlite", "the campaigns named", [campaign])))
+    assert page.rows("groups", campaign="c", step="step1") == [
+        ["1/1", "night 20260101", "JC-2", "partial", "4", "3", "1", "u_op_c_step1_attempt2 (attempt 2)", "S3DF", "-",
+         "/sdf/submit/u_op_c_step1_attempt2"],
+        ["Failures: 1 failed quanta, 1 distinct errors"]]
+    [groups] = [t for t in page.tables if t.attrs.get("class") == "failure-groups"]
+    assert groups.rows[1][2] == ["1", "calibrateImage", "ValueError", "bad <psf> log /sdf/log.txt",
+                                 "visit=1 & detector=2 (+3 more)"]
+    assert [attrs["href"] for tag, attrs in page.tags if tag == "a"] == ["#campaign-c", "#step-c-step1"]
+
+    text = render(Report("2026-12-01T00:00:00+00:00", "local store /s", "every campaign, open or closed"))
+    empty = Page(text)
+    assert empty.rows("summary") == [] and empty.rows("summary", "tfoot")[0][:4] == ["All", "", "0 campaigns", "0"]
+    assert '<p class="empty">No campaigns to show (every campaign, open or closed).</p>' in text
