@@ -211,6 +211,9 @@ def test_sync_posts_a_short_summary_and_attaches_the_full_report(toy_run, runner
     assert "`MemoryError`" in summary and "requestMemory x2" in summary and "`visit=1003 detector=2`" in summary
     assert "Unknown error: needs review" in summary and "Peak memory of isr:" in summary
     assert f"attached as `provenance-{name}.json`" in summary
+    status_note = db.execute("SELECT body FROM comments WHERE key = ? AND marker = 'status'", (key,)).fetchone()[0]
+    assert "**Quanta:** 30 total, 25 done, 2 failed, 3 left" in status_note
+    assert "| isr | partial | 12 | 11 | 1 |" in status_note and "3 quanta blocked by upstream failures" in status_note
     rows = db.execute("SELECT id, content FROM attachments WHERE key = ? AND filename = ?",
                       (key, f"provenance-{name}.json")).fetchall()
     assert len(rows) == 1

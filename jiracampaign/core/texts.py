@@ -176,6 +176,11 @@ def failure_slot(kinds: str) -> str:
     return f"failures-{kinds}"
 
 
+def _counts_quanta(status: RunStatus) -> bool:
+    """Whether a status counts quanta (read from quantum provenance) rather than input files."""
+    return str((status.report or {}).get("format", "")).startswith("jiracampaign-provenance")
+
+
 def status_doc(status: RunStatus, entry: Entry, since: str) -> Document:
     """The one status note of a submission, edited in place whenever the run changes."""
     source = status.source_label or status.source
@@ -186,7 +191,7 @@ def status_doc(status: RunStatus, entry: Entry, since: str) -> Document:
     rows: list[tuple[str, Inline]] = [
         ("Run", run),
         ("State", [Strong(status.state.value.upper()), word]),
-        ("Input files", status.counts_text()),
+        ("Quanta" if _counts_quanta(status) else "Input files", status.counts_text()),
         ("Since", since),
     ]
     if status.url:
@@ -195,7 +200,8 @@ def status_doc(status: RunStatus, entry: Entry, since: str) -> Document:
         rows.append(("Note", status.message))
     doc = Document([Heading(f"Run status: {status.state.value.upper()}"), Fields(rows)])
     if status.tasks:
-        doc.add(Table(["Task", "State", "Files", "Done", "Failed", "Running", "Left"], [
+        doc.add(Table(["Task", "State", "Quanta" if _counts_quanta(status) else "Files", "Done", "Failed", "Running",
+                       "Left"], [
             [t.label, Link(t.state.value, t.url) if t.url else t.state.value, t.total, t.finished, t.failed,
              "-" if t.running is None else t.running, t.remaining]
             for t in merged_tasks(status.tasks)]))
@@ -262,7 +268,7 @@ def failure_doc(status: RunStatus, entry: Entry, table: list[KnownError], top: i
     counted), each with a few data IDs and example quanta, the report's ``peak_memory`` (bytes per task
     label, from quantum provenance) for the failing tasks, and a pointer to the attachment.
     """
-    quanta = status.report is not None and any(e.data_id and not e.url for g in status.failures for e in g.examples)
+    quanta = _counts_quanta(status)
     unit = "quanta" if quanta else "jobs"
     per_label: Counter = Counter()
     for group in status.failures:
