@@ -17,7 +17,8 @@ Rubin stack (``.venv-lsst``, ``make stack``) is used only through its own progra
 7. prints the tickets, their states, and what a pilot reads on the ticket that needs attention: the
    failure summary and the attached failure report, from the store through jiracampaign's own code.
 
-Every run starts clean: it removes its build folder (only one it made: it holds ``.jiracampaign-demo``).
+Every run starts clean: it removes its build folder (``build/demo``, or another one it made: one that holds
+``.jiracampaign-demo``).
 The ``jiracampaign`` processes get no ``JIRACAMPAIGN_*`` variable of yours and read no config file of
 yours; their lock and journal live in the build folder. The stack's Pythons get ``stackfix/`` on
 ``PYTHONPATH`` (``stackfix/sitecustomize.py``: a zipfile bug of Python 3.12.0-3.12.8 breaks reading
@@ -40,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parent
 ROOT = EXAMPLES.parent
 MARKER = ".jiracampaign-demo"
+DEFAULT_BUILD = ROOT / "build" / "demo"
 CAMPAIGN = "demo-parsl"
 
 
@@ -61,7 +63,7 @@ class Demo:
     """
 
     def __init__(self, build: Path, stack: Path, out=sys.stdout):
-        self.build, self.stack, self.out = build.absolute(), stack.absolute(), out
+        self.build, self.stack, self.out = build.resolve(), stack.absolute(), out
         self.python, self.bps = self.stack / "bin" / "python", self.stack / "bin" / "bps"
         self.spec = self.build / "campaign.yaml"
         self.config = self.build / "config.yaml"
@@ -93,7 +95,8 @@ class Demo:
     def clean(self) -> None:
         """Remove what an earlier demo left in the build folder (never a folder the demo did not make)."""
         if self.build.exists():
-            if any(self.build.iterdir()) and not (self.build / MARKER).exists():
+            ours = (self.build / MARKER).exists() or self.build == DEFAULT_BUILD  # build/ is the project's scratch
+            if any(self.build.iterdir()) and not ours:
                 raise DemoError(f"{self.build} exists and was not made by the demo (no {MARKER} in it); "
                                 "remove it or choose another --build folder")
             shutil.rmtree(self.build)
@@ -243,7 +246,7 @@ def _indent(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--build", type=Path, default=ROOT / "build" / "demo",
+    parser.add_argument("--build", type=Path, default=DEFAULT_BUILD,
                         help="build folder, removed and made again (default: build/demo)")
     parser.add_argument("--stack", type=Path, default=Path(os.environ.get("JC_TEST_STACK") or ROOT / ".venv-lsst"),
                         help="the Rubin stack's environment (default: $JC_TEST_STACK, else .venv-lsst)")
