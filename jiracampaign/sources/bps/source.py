@@ -34,6 +34,7 @@ from ...core.runs import FailureExample, FailureGroup, RunRef, RunStatus, TaskPr
 from ...core.states import BatchState, combine
 from ...errors import SourceError
 from ..base import StatusSource
+from . import provenance
 from .bridge import StackBridge, StackUnavailable
 from .settings import PROVENANCE_ONLY, SETTINGS, WMS_CLASSES
 from .states import WMS_STATE_VALUES, from_wms_state, job_bucket, run_state
@@ -149,13 +150,12 @@ class BpsSource(StatusSource):
     def _ask(self, asked: list[tuple[RunRef, RunStatus, _Digest]], detail: str) -> None:
         """One ``status`` helper call for all runs: the plug-ins' ``get_status`` (and ``report`` where the
         state changed), and quantum provenance for Parsl runs and for runs that just ended."""
-        provenance = _provenance_module()
         request = [{"name": ref.name, "wms_class": WMS_CLASSES[(ref.wms or "").casefold()], "run_id": ref.run_id,
                     "submit_dir": ref.submit_dir, "previous": previous.wms_state or None,
                     "provenance_only": (ref.wms or "").casefold() in PROVENANCE_ONLY}
                    for ref, _, previous in asked]
         answer = self.bridge.call("status", runs=request, details=detail, max_failed_jobs=self.max_failed_jobs,
-                                  provenance=provenance is not None)
+                                  provenance=True)
         self.stack_states = {str(k): int(v) for k, v in (answer.get("states") or {}).items()}
         if self.stack_states and self.stack_states != WMS_STATE_VALUES:
             log.warning("the Rubin stack's WmsStates differ from the ones jiracampaign knows: %s", self.stack_states)
@@ -169,26 +169,14 @@ class BpsSource(StatusSource):
         for (ref, status, previous), one in zip(asked, runs):
             if one.get("implemented", True):
                 _from_plugin(status, ref, previous, one)
-                if "provenance" in one and provenance is not None:  # it just ended: failures per quantum
+                if "provenance" in one:  # it just ended: tasks and failures per quantum, the plug-in's state stands
                     provenance.apply_result(status, provenance.result_from_answer(ref.name, one["provenance"],
                                                                                   ended=True), set_state=False)
-            elif provenance is None:
-                status.message = ("Parsl runs have no BPS report: they are followed through quantum provenance, "
-                                  "which this installation of jiracampaign cannot read")
             else:
-                _from_provenance(status, ref, one.get("provenance") or {}, provenance)
+                _from_provenance(status, ref, one.get("provenance") or {})
 
 
-def _provenance_module():
-    """`jiracampaign.sources.bps.provenance`, or `None` where it is not installed."""
-    try:
-        from . import provenance
-    except ImportError:  # pragma: no cover - an installation without it
-        return None
-    return provenance
-
-
-def _from_provenance(status: RunStatus, ref: RunRef, answer: dict, provenance: Any) -> None:
+def _from_provenance(status: RunStatus, ref: RunRef, answer: dict) -> None:
     """A run followed through its quantum provenance alone (Parsl): state, tasks and failures from it."""
     ended = ref.returned is not None  # Parsl's bps submit returns when the run has ended
     result = provenance.result_from_answer(ref.name, answer, ended=ended)
