@@ -312,3 +312,15 @@ def test_without_the_stack_sync_says_how_to_enable_it_and_goes_on(local_camp, mo
     assert "or set bps.python to the stack's interpreter" in result.stderr
     assert local_camp.ticket(other)[0] == "Done"  # the other source's runs were synced
     assert local_camp.ticket(key)[0] == "In Progress"  # left as record set it
+
+
+def test_runs_recorded_before_the_bps_source_are_picked_up_by_a_full_sync(local_camp):
+    local_camp.create()
+    key = local_camp.keys["demo-w47_step1_001"]
+    assert local_camp.run("--set", "sync.sources=panda", "record", key, "--run-name", "u_jdoe_condor_1", "--wms",
+                          "htcondor", "--submit-dir", "/data/submit/u_jdoe_condor_1").exit_code == 0
+    no_stack = ("--set", "bps.python=/nonexistent/python3.12")
+    idle = local_camp.run(*no_stack, "sync")
+    assert f"Unknown: {key} u_jdoe_condor_1: no status source follows 'htcondor' runs" in idle.stderr
+    full = local_camp.run(*no_stack, "sync", "--full")
+    assert "Problem: bps: cannot follow 1 run on htcondor, parsl: bps.python is '/nonexistent/python3.12'" in full.stderr
