@@ -34,8 +34,9 @@ CONFIG_KEYS: tuple[Key, ...] = (
     Key("campaigns_dir", "str", "Folder under which `plan` writes campaign folders (relative to the working directory)."),
     *builtin_settings(),
     Key("sync", "section", "What `sync` writes to tickets.", keys=(
-        Key("sources", "str", "Status sources to ask, comma-separated: `panda`, or the dotted `module.Class` path of "
-            "a source of your own; each follows the workload systems it declares."),
+        Key("sources", "str", "Status sources to ask, comma-separated: `panda` (the PanDA monitor), `bps` (HTCondor "
+            "and Parsl runs through the Rubin stack), or the dotted `module.Class` path of a source of your own; each "
+            "follows the workload systems it declares."),
         *(Key(f"{state}_status", "str", f"Ticket status(es) for a run {meaning}; comma-separated, the first reachable wins.")
           for state, meaning in _RUN_STATES),
         Key("known_errors", "str", "YAML file of your own known errors, tried before the packaged ones (see docs/sync.md)."),

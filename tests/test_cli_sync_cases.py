@@ -183,10 +183,22 @@ def test_user_known_errors_come_first_and_bad_ones_name_file_and_line(local_camp
 def test_runs_without_a_status_source_are_reported_unknown_not_failed(local_camp):
     local_camp.create()
     key = local_camp.keys["demo-w47_step1_001"]
+    panda_only = ("--set", "sync.sources=panda")
+    assert local_camp.run(*panda_only, "record", key, "--run-name", "u_jdoe_condor_1", "--wms", "htcondor").exit_code == 0
+    result = local_camp.run(*panda_only, "sync")
+    assert result.exit_code == 0
+    assert f"Unknown: {key} u_jdoe_condor_1: no status source follows 'htcondor' runs (sync.sources: panda)" in result.stderr
+
+
+def test_htcondor_runs_without_a_submit_dir_say_what_to_record(local_camp):
+    """The default sources follow HTCondor runs through BPS, which reads them from their submit directory."""
+    local_camp.create()
+    key = local_camp.keys["demo-w47_step1_001"]
     assert local_camp.run("record", key, "--run-name", "u_jdoe_condor_1", "--wms", "htcondor").exit_code == 0
     result = local_camp.run("sync")
     assert result.exit_code == 0
-    assert f"Unknown: {key} u_jdoe_condor_1: no status source follows 'htcondor' runs (sync.sources: panda)" in result.stderr
+    assert f"Unknown: {key} u_jdoe_condor_1: its submit directory is not recorded" in result.stderr
+    assert "--submit-dir" in result.stderr and "0 need attention" in result.stderr
 
 
 def test_watch_repeats_until_interrupted(local_camp, monkeypatch):

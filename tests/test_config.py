@@ -116,7 +116,7 @@ def test_every_section_has_help():
 
 @pytest.mark.parametrize("args, setting, what", [
     (["--tracker", "nosuch.Tracker"], "tracker", "tracker 'nosuch.Tracker': expected one of local, jira"),
-    (["--set", "sync.sources=panda,nosuch.Source"], "sync.sources", "status source 'nosuch.Source': expected one of panda"),
+    (["--set", "sync.sources=panda,nosuch.Source"], "sync.sources", "status source 'nosuch.Source': expected one of panda, bps"),
 ])
 def test_plugin_that_cannot_be_loaded_names_its_setting(runner, args, setting, what):
     result = runner.invoke(cli, [*args, "config"])
