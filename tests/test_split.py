@@ -99,12 +99,12 @@ def _selects(clause: str, dim: str, value: int) -> bool:
         part = part.strip()
         if part.startswith("(") and part.endswith(")"):
             part = part[1:-1]
-        if m := re.fullmatch(rf"{dim} >= (\d+) AND {dim} < (\d+)", part):
-            hit = int(m.group(1)) <= value < int(m.group(2))
+        if m := re.fullmatch(rf"{dim} >= (\d+) AND {dim} (<=?) (\d+)", part):
+            hit = int(m.group(1)) <= value and (value <= int(m.group(3)) if m.group(2) == "<=" else value < int(m.group(3)))
         elif m := re.fullmatch(rf"{dim} = (\d+)", part):
             hit = value == int(m.group(1))
-        elif m := re.fullmatch(rf"{dim} IN \(([\d, ]+)\)", part):
-            hit = value in {int(v) for v in m.group(1).split(", ")}
+        elif m := re.fullmatch(rf"{dim} IN \(([\d., ]+)\)", part):  # values and inclusive range literals a..b
+            hit = any(int(lo) <= value <= int(hi or lo) for lo, _, hi in (v.partition("..") for v in m.group(1).split(", ")))
         else:
             raise AssertionError(f"unexpected clause part {part!r}")
         if hit:
