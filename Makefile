@@ -22,12 +22,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,butler]'
 	@touch $(STAMP)
 
-$(STACK_STAMP): stack-requirements.txt
+ZIPFIX      := jiracampaign/sources/bps/stack/zipfix.py
+
+$(STACK_STAMP): stack-requirements.txt $(ZIPFIX)
 	@test -n "$(PYTHON312)" || { echo "the Rubin middleware needs Python 3.12: install it, or run make PYTHON312=/path/to/python3.12"; exit 1; }
 	@echo "Setting up the Rubin middleware with $(PYTHON312) in $(STACK_VENV) (about a minute)"
 	$(PYTHON312) -m venv $(STACK_VENV)
 	$(STACK_BIN)/python -m pip install --quiet --upgrade pip
 	$(STACK_BIN)/python -m pip install --quiet -r stack-requirements.txt
+	@# mend zipfile where this Python has CPython issue 127847 (3.12.0-3.12.8): it breaks reading quantum graphs
+	@site=$$($(STACK_BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
+	  cp $(ZIPFIX) "$$site/zipfix.py" && echo "import zipfix" > "$$site/jiracampaign-zipfix.pth"
 	@touch $(STACK_STAMP)
 
 stack: $(STACK_STAMP)

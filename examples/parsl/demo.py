@@ -20,9 +20,9 @@ Rubin stack (``.venv-lsst``, ``make stack``) is used only through its own progra
 Every run starts clean: it removes its build folder (``build/demo``, or another one it made: one that holds
 ``.jiracampaign-demo``).
 The ``jiracampaign`` processes get no ``JIRACAMPAIGN_*`` variable of yours and read no config file of
-yours; their lock and journal live in the build folder. The stack's Pythons get ``stackfix/`` on
-``PYTHONPATH`` (``stackfix/sitecustomize.py``: a zipfile bug of Python 3.12.0-3.12.8 breaks reading
-quantum graphs). Exits non-zero if a stage fails, naming it.
+yours; their lock and journal live in the build folder. (``make stack`` mends a zipfile bug of Python
+3.12.0-3.12.8 that breaks reading quantum graphs: ``jiracampaign/sources/bps/stack/zipfix.py``.)
+Exits non-zero if a stage fails, naming it.
 """
 
 from __future__ import annotations
@@ -71,7 +71,6 @@ class Demo:
         self.store = self.build / "campaigns.sqlite"
         self.timings: list[tuple[str, float]] = []
         env = {k: v for k, v in os.environ.items() if not k.startswith("JIRACAMPAIGN_")}
-        env["PYTHONPATH"] = os.pathsep.join([str(HERE / "stackfix"), *filter(None, [env.get("PYTHONPATH")])])
         env["XDG_DATA_HOME"] = str(self.build / "data")
         self.env = env
 

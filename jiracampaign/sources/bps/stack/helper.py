@@ -20,6 +20,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+import zipfix  # noqa: E402,F401  (mends zipfile on Pythons whose bug breaks reading quantum graphs)
+
 log = logging.getLogger("jiracampaign.stack")
 
 #: op name -> (module in this folder, function): each function takes the request and returns a dict

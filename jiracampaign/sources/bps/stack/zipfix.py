@@ -6,10 +6,11 @@ open at once and read in turn, a read lands in the wrong place or past the end (
 A quantum graph (``.qg``) is such a zip: ``pipetask run-qbb`` with a cluster of quanta and
 ``butler aggregate-graph`` (BPS's final job) read it that way and fail.
 
-The demo puts this folder on ``PYTHONPATH`` for the processes it starts, so every Python of the
-stack (bps, the Parsl workers' pipetask, the final job's butler) imports it at start-up. It changes
-nothing when the running Python does not have the bug: it checks with a two-member zip in memory.
-Standard library only.
+``make stack`` installs it into the stack's environment with a ``.pth`` file, so every Python of
+the stack (bps, the Parsl workers' pipetask, the final job's butler) imports it at start-up; the
+stack helper imports it too, before reading provenance. Importing it changes nothing when the
+running Python does not have the bug: it checks with a two-member zip in memory. Standard library
+only.
 """
 
 from __future__ import annotations
