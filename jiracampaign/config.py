@@ -46,6 +46,15 @@ CONFIG_KEYS: tuple[Key, ...] = (
         Key("lease_minutes", "number", "How long a sync's lease on a campaign lasts at most: another machine's sync skips "
             "the campaign while it is live (a finished sync releases it at once)."),
     )),
+    Key("status", "section", "What `status`, `show` and `logs` show.", keys=(
+        Key("stuck_hours", "number", "A run that has not ended is shown as stuck when sync has seen no progress in "
+            "it (state or counts) for longer than this many hours."),
+        Key("expected_hours", "str", "How long each step's runs are expected to take, in hours: `step1=6, step2=24` "
+            "(`*=48` for the steps not named), or one number for every step; a run still going past it is shown as "
+            "stuck. Empty: no expectation."),
+        Key("tail_bytes", "posint", "`logs --tail` reads at most this many bytes from the end of each log (a web "
+            "server that ignores range requests: at most 16 times as many from its start)."),
+    )),
     Key("bps", "section", "The BPS command line.", keys=(
         Key("command", "str", "Command used to submit: `bps`, or a path or wrapper."),
         Key("python", "str", "The Rubin stack's Python (>= 3.12, with lsst-ctrl-bps), used to read BPS runs and "

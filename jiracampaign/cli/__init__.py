@@ -26,10 +26,13 @@ COMMANDS = {
     "create": "campaign:create",
     "init": "setup:init",
     "login": "setup:login",
+    "logs": "status:logs",
     "panda": "runs:panda",
     "plan": "campaign:plan",
     "record": "runs:record",
     "report": "report:report",
+    "show": "status:show",
+    "status": "status:status",
     "submit": "runs:submit",
     "sync": "runs:sync",
 }

@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 
 import click
 
-__all__ = ["FORMATS", "output_options", "render_rows", "Progress"]
+__all__ = ["FORMATS", "output_options", "render_rows", "Progress", "STATE_STYLES", "state_style"]
 
 FORMATS = ("table", "json", "nl", "csv")
 
@@ -34,7 +34,26 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], fmt: str = "table") -> str:
+#: how a run state is coloured on a terminal (`click.style` arguments)
+STATE_STYLES: dict[str, dict[str, Any]] = {
+    "succeeded": {"fg": "green"}, "running": {"fg": "cyan"}, "pending": {"fg": "blue"},
+    "partial": {"fg": "yellow", "bold": True}, "failed": {"fg": "red", "bold": True},
+    "held": {"fg": "magenta", "bold": True}, "cancelled": {"dim": True}, "unknown": {"fg": "yellow"},
+    "not submitted": {"dim": True},
+}
+
+
+def state_style(row: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """`render_rows` ``style``: a ``state`` column coloured by run state, a ``stuck`` or ``note`` one in yellow."""
+    if key == "state":
+        return STATE_STYLES.get(str(row.get(key) or ""))
+    if key in ("stuck", "note") and row.get(key):
+        return {"fg": "yellow"}
+    return None
+
+
+def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], fmt: str = "table",
+                style: Callable[[dict[str, Any], str], dict[str, Any] | None] | None = None) -> str:
     """Format rows.
 
     Parameters
@@ -45,6 +64,9 @@ def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
         Columns for table and CSV output, in order.
     fmt : `str`
         One of `FORMATS`.
+    style : callable, optional
+        Table only: ``style(row, key)`` gives `click.style` arguments for a cell (colour codes that
+        `click.echo` drops when its output is not a terminal), or `None`.
 
     Returns
     -------
@@ -64,7 +86,13 @@ def render_rows(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
         return buffer.getvalue()
     table = [[heading for _, heading in columns]] + [[_cell(row.get(key)) for key, _ in columns] for row in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip() for line in table]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip() for line in table[:1]]
+    for row, line in zip(rows, table[1:]):
+        cells = []
+        for i, (cell, (key, _)) in enumerate(zip(line, columns)):
+            look = style(row, key) if style and cell else None
+            cells.append((click.style(cell, **look) if look else cell) + " " * (widths[i] - len(cell)))
+        lines.append("  ".join(cells).rstrip())
     return "\n".join(lines) + "\n"
 
 

@@ -18,28 +18,39 @@ SUBMIT_ACTIONS = ("submitted", "would submit", "skipped", "refused", "failed")
 
 
 @click.command()
-@click.argument("runs", nargs=-1, required=True, metavar="RUN...")
+@click.argument("runs", nargs=-1, required=True, metavar="RUN|KEY|CAMPAIGN...")
 @click.option("--days", type=click.IntRange(min=1), help="Look back this many days (default: panda.days).")
 @output_options
 @click.pass_obj
 def panda(state: State, runs: tuple[str, ...], days: int | None, fmt: str) -> None:
     """Show where BPS runs stand on PanDA: state, progress per task label, failures with log links.
 
-    RUN is a run name as `bps submit` printed it (any case) or its numeric Run Id. Reads the
-    PanDA monitor (panda.monitor_url) within the request budget shared by every jiracampaign
-    process on this machine. Looks back panda.days (default 30), or --days, widened to the
-    time in a run's name. Exits 1 when a run is not found; 7 when some details could not be
-    read (budget used up, the monitor failing): what was read is printed, the rest is marked.
+    RUN is a run name as `bps submit` printed it (any case) or its numeric Run Id; a ticket KEY
+    stands for its run, a CAMPAIGN id (or a step's ticket) for every PanDA run it records (read from
+    the tracker). Reads the PanDA monitor (panda.monitor_url) within the request budget shared by
+    every jiracampaign process on this machine. Looks back panda.days (default 30), or --days,
+    widened to the time a run was submitted. Exits 1 when a run is not found; 7 when some details
+    could not be read (budget used up, the monitor failing): what was read is printed, the rest is
+    marked.
 
     \b
     Example:
         jiracampaign panda u_jdoe_DM-12345_step1_20261124T101010Z
         jiracampaign panda 6123 6124 --json
+        jiracampaign panda JC-12
     """
+    from ..plugins import open_tracker
     from ..services.panda import panda_status
+    from ..services.status import panda_refs
     from .views import render_runs
 
-    result = panda_status(state.config, runs, days)
+    refs, notes = panda_refs(state.config, runs, open_tracker)
+    for note in notes:
+        click.echo(f"Note: {note}", err=True)
+    if not refs:
+        click.echo("No PanDA run to show.", err=True)
+        fail(ExitStatus.ERROR)
+    result = panda_status(state.config, (), days, refs=refs)
     click.echo(render_runs(result.statuses, fmt), nl=False)
     click.echo(f"{len(result.statuses)} runs, {result.requests} monitor requests", err=True)
     incomplete = [s for s in result.statuses if s.deferred]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from ..config import Config
 from ..core.runs import RunRef, RunStatus
@@ -22,12 +23,14 @@ class PandaResult:
         return [s.name for s in self.statuses if s.state is BatchState.UNKNOWN]
 
 
-def panda_status(config: Config, runs: tuple[str, ...], days: int | None = None) -> PandaResult:
-    """Every detail of each run (a run name in any case, or a numeric Run Id)."""
+def panda_status(config: Config, runs: Sequence[str], days: int | None = None,
+                 refs: Sequence[RunRef] = ()) -> PandaResult:
+    """Every detail of each run (a run name in any case, or a numeric Run Id), and of ``refs`` (runs a
+    campaign's tickets record)."""
     if days:
         config.set("panda.days", days, "--days")
     source = open_source("panda", config)
-    refs = [RunRef(name=r, run_id=r) if r.isdigit() else RunRef(name=r) for r in runs]
+    refs = list(refs) + [RunRef(name=r, run_id=r) if r.isdigit() else RunRef(name=r) for r in runs]
     try:
         return PandaResult(source.statuses(refs, detail="all"), source.requests_made)
     finally:
