@@ -13,9 +13,17 @@ import csv
 import io
 import json
 import re
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
 from http.server import BaseHTTPRequestHandler
 
 from pathlib import Path
+
+import pytest
 
 from jiracampaign.core.runs import RunStatus
 from jiracampaign.core.states import BatchState
@@ -508,3 +516,95 @@ calibrateImage  quantum exposure=1003 detector=1, attempt 1
     assert ("    TASK            STATE    QUANTA  DONE  FAILED  RUNNING\n"
             "    isr             partial  4       3     1       -\n"
             "    calibrateImage  partial  4       2     1       -\n") in shown.stdout
+
+
+class Terminal:
+    """A real terminal: a tmux server of its own (socket under the test's folder), one 160x40 pane running bash."""
+
+    def __init__(self, folder: Path):
+        self.socket = str(folder / "tmux.sock")
+        self.tmux("new-session", "-d", "-s", "w", "-x", "160", "-y", "40", "env", "PS1=$ ", "bash", "--norc",
+                  "--noprofile")
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-S", self.socket, *args], capture_output=True, text=True, check=True).stdout
+
+    def type(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", "w", *keys)
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "w")
+
+    def wait_for(self, pattern: str, seconds: float = 60) -> str:
+        """The screen once ``pattern`` shows on it (polled; fails after ``seconds``)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            text = self.screen()
+            if re.search(pattern, text, re.MULTILINE):
+                return text
+            assert time.monotonic() < deadline, f"{pattern!r} never showed; the screen:\n{text}"
+            threading.Event().wait(0.2)  # time.sleep is a no-op in these tests (the CLI's waits are skipped)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True)
+
+
+@pytest.mark.skipif(not shutil.which("tmux"), reason="tmux is not installed")
+def test_watch_refreshes_in_place_as_the_runs_progress_and_ctrl_c_leaves_a_clean_terminal(local_camp, write, tmp_path):
+    camp = local_camp
+    runs = follow(camp, write)
+    term = Terminal(tmp_path)
+    try:
+        command = [sys.executable, "-m", "jiracampaign", *camp.args, "--set", "panda.requests_per_hour=100000",
+                   "status", "demo-w47", "--site", "SLAC", "--watch", "2"]
+        term.type(shlex.join(command), "Enter")
+        first = term.wait_for(r"refresh 1 at")
+        assert term.tmux("display-message", "-p", "-t", "w", "#{alternate_on}").strip() == "1"  # drawn in place
+        row = r"^step1\s+3/3\s+running\s+20\s+{done}\s+0\s+{percent}\s+JC-4\s+u_jdoe_demo-w47_step1_group003_attempt1"
+        assert re.search(row.format(done=2, percent="10%"), first, re.MULTILINE), first
+        assert "demo-w47 (JC-1)  ·  refresh 1 at" in first and "Ctrl-C to stop" in first
+        assert re.search(r"next in 2 s; \d+ PanDA requests left this hour", first), first
+        assert not re.search(r"^step2", first, re.MULTILINE)  # --site SLAC
+
+        camp.panda.progress(runs[2], "isr", finished=6, running=4)
+        second = term.wait_for(row.format(done=6, percent="30%"))
+        assert "moved since the last sync" in second
+        assert re.search(r"^\s+isr\s+running\s+10\s+6\s+0\s+60%", second, re.MULTILINE)
+
+        camp.panda.progress(runs[2], "isr", finished=10, running=0, status="done")
+        camp.panda.progress(runs[2], "calibrate", finished=10, status="done")
+        camp.panda.set_status(runs[2], "Finished")
+        third = term.wait_for(r"^step1\s+3/3\s+succeeded\s+20\s+20\s+0\s+100%")
+        refreshes = int(re.search(r"refresh (\d+) at", third).group(1))
+        assert refreshes >= 3
+        asked = len(camp.panda.log)
+        term.wait_for(rf"refresh {refreshes + 1} at")
+        assert len(camp.panda.log) == asked  # every run has ended: nothing more to ask the monitor
+
+        term.type("C-c")
+        done = term.wait_for(r"^Stopped watching after \d+ refreshes\.$")
+        term.wait_for(r"^\$ ?$")  # the shell's prompt again
+        assert term.tmux("display-message", "-p", "-t", "w", "#{alternate_on} #{cursor_flag}").strip() == "0 1"
+        assert "Traceback" not in done and "Interrupted" not in done
+        assert "demo-w47 (JC-1): 6 submissions" in done  # the last refresh's summary stays on the screen
+        assert "; live (no run going)" in done
+    finally:
+        term.close()
+    assert camp.ticket(camp.keys["demo-w47_step1_003"])[0] == "In Progress"  # a view writes nothing
+
+
+def test_a_watch_uses_at_most_half_the_panda_budget_and_leaves_the_bps_helper_idle_twice_as_long():
+    from jiracampaign.config import load_config
+    from jiracampaign.services.status import Live, SourceCost, watch_interval
+
+    live = Live(load_config(env={}))
+    assert watch_interval(5, None, 500) == (5, "")
+    live.costs = {"panda": SourceCost(requests=1, seconds=0.2, runs=3)}
+    assert watch_interval(5, live, 500) == (14.4, "1 PanDA request a refresh, at most 50% of "
+                                                   "panda.requests_per_hour (500)")
+    assert watch_interval(30, live, 500) == (30, "")
+    live.costs = {"panda": SourceCost(requests=2), "bps": SourceCost(seconds=11.0, runs=1)}
+    assert watch_interval(5, live, 500) == (33.0, "the bps source took 11.0 s")
+    live.costs["bps"].seconds = 1.0
+    assert watch_interval(5, live, 500) == (28.8, "2 PanDA requests a refresh, at most 50% of "
+                                                   "panda.requests_per_hour (500)")

@@ -159,11 +159,11 @@ def _campaign(views, tracker, state: State, aim, reader, site, failed: bool, stu
     if aim.kind == "submission":  # its campaign, narrowed to it
         epic = tracker.list_campaigns([aim.campaign], 0.0)
         campaign = views.Target(aim.text, "campaign", aim.campaign, epic[0] if epic else aim.item)
-        result = views.campaign_status(tracker, state.config, campaign, reader)
+        result = views.campaign_status(tracker, state.config, campaign, reader, site=site or "")
         result.rows = [r for r in result.rows if r.key == aim.item.key]
     else:
-        result = views.campaign_status(tracker, state.config, aim, reader)
-    rows = _filter(result.rows, site, failed, stuck)
+        result = views.campaign_status(tracker, state.config, aim, reader, site=site or "")
+    rows = _filter(result.rows, None, failed, stuck)
     line = result.line
     what = ("step " + aim.step + " of " if aim.step else "") + f"{line.campaign} ({line.key})"
     summary = (f"{what}: {_count(line.submissions, 'submission')} ({views.states_text(line.states) or 'none'}); "

@@ -598,10 +598,11 @@ def _progress(row: GroupRow, now: datetime) -> datetime | None:
 
 
 def campaign_status(tracker: Tracker, config: Config, target: Target, live: "Live | None" = None,
-                    now: datetime | None = None) -> CampaignStatus:
+                    now: datetime | None = None, site: str = "") -> CampaignStatus:
     """One campaign's groups (of one step when ``target`` names a step ticket), with their tasks, read
     from its items and their status notes; ``live`` asks the status sources about the runs that have not
-    ended."""
+    ended (at ``site`` only, when given: ``rows`` then holds that site's groups, the totals are the
+    campaign's)."""
     started = time.perf_counter()
     now = now or datetime.now(timezone.utc)
     rules = StuckRules.from_config(config)
@@ -611,13 +612,14 @@ def campaign_status(tracker: Tracker, config: Config, target: Target, live: "Liv
     if target.step:
         rows = [r for r in rows if r.step == target.step]
     if live is not None:
-        live.apply(rows, now)
+        live.apply([r for r in rows if not site or r.site.casefold() == site.casefold()], now)
     for row in rows:
         row.stuck = rules.reason(row.state, row.step, parse_time(row.submitted), _progress(row, now), now)
     last = _last_sync(tracker, epic) if epic.attachments else ""
     order = [s.name for s in epic.record.steps] if isinstance(epic.record, CampaignRecord) else []
     steps = order + sorted({r.step for r in rows} - set(order))
-    out = CampaignStatus(_line_from_rows(tracker, epic, rows, last), tracker.describe(), rows,
+    out = CampaignStatus(_line_from_rows(tracker, epic, rows, last), tracker.describe(),
+                         [r for r in rows if not site or r.site.casefold() == site.casefold()],
                          [s for s in steps if not target.step or s == target.step], live=live)
     submitted = Counter(r.step for r in rows)
     waiting = sum(max(0, n - submitted.get(step, 0)) for step, n in _planned(epic).items()
@@ -760,6 +762,7 @@ class Live:
         """Ask about the rows' runs that have not ended (or ended since the last refresh) and show the answers
         on them: state, and counts and tasks when the source read them."""
         going = [r for r in rows if r.going and not self._ended(r)]
+        self.problems, self.deferred, self.costs = [], [], {}
         answers = self.ask([r.ref() for r in going]) if going else {}
         for row in rows:
             status = answers.get(row.run_name.casefold()) or (self.answers.get(row.run_name.casefold())
@@ -818,8 +821,8 @@ def watch_interval(wanted: float, live: Live | None, per_hour: int) -> tuple[flo
     if panda and panda.requests and per_hour > 0:
         budget = 3600.0 * panda.requests / (per_hour * WATCH_SHARE)
         if budget > out:
-            out, why = budget, (f"{panda.requests} PanDA requests a refresh, at most {WATCH_SHARE:.0%} of "
-                                f"panda.requests_per_hour ({per_hour})")
+            out, why = budget, (f"{panda.requests} PanDA request{'s' if panda.requests != 1 else ''} a refresh, at "
+                                f"most {WATCH_SHARE:.0%} of panda.requests_per_hour ({per_hour})")
     for name, cost in live.costs.items():
         if name != "panda" and 3 * cost.seconds > out:
             out, why = 3 * cost.seconds, f"the {name} source took {cost.seconds:.1f} s"
