@@ -58,16 +58,13 @@ class CreateResult:
 def create_from_spec(config: Config, spec_path: str, output_dir: str | None = None, force: bool = False,
                      start: Callable[[int], None] | None = None,
                      progress: Callable[[int], None] | None = None) -> CreateResult:
-    """`create` for the spec file ``spec_path`` in the configured tracker; ``start`` is told the number of
-    submissions before the work begins."""
+    """`create` for the spec file ``spec_path`` in the configured tracker; ``start`` and ``progress`` as there."""
     spec = load_spec(spec_path)
     folder = folder_for(config.get("campaigns_dir"), output_dir, spec.campaign.id)
     tracker = open_tracker(config)
     try:
         with open_journal(data_dir(), tracker.describe(), spec.campaign.id) as journal:
-            if start:
-                start(sum(len(g) for g in spec.groups.values()))
-            return create(spec, tracker, folder, force=force, progress=progress, journal=journal)
+            return create(spec, tracker, folder, force=force, progress=progress, journal=journal, start=start)
     finally:
         tracker.close()
 
@@ -107,7 +104,8 @@ def _index(found: list[Item]) -> tuple[dict[str, Item], list[Item]]:
 
 
 def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False,
-           progress: Callable[[int], None] | None = None, journal: Journal | None = None) -> CreateResult:
+           progress: Callable[[int], None] | None = None, journal: Journal | None = None,
+           start: Callable[[int], None] | None = None) -> CreateResult:
     """Create or bring up to date a campaign's items, then write the campaign folder.
 
     Parameters
@@ -121,7 +119,11 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
     force : `bool`
         Overwrite hand-edited files in the folder.
     progress : callable, optional
-        Called with the number of submissions done since the last call.
+        Called with the number of units of work done since the last call: one per ticket created, and
+        one per submission brought up to date (its file attached and its record written, or found
+        unchanged), so the count reaches ``start``'s total when the last file is attached.
+    start : callable, optional
+        Told the number of units of work once it is known (after the campaign's items were read).
     journal : `Journal`, optional
         Told before every create and about every key as soon as it is known; what an interrupted
         earlier run left in it is found first (by key, or after the tracker's index caught up).
@@ -160,6 +162,8 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
     existing, lease = _lease_if_writing(tracker, campaign, folder, epic, existing, step_wanted, plan, journal, wanted)
     result = CreateResult(campaign.id, epic.key, epic_created, tracker.describe(), Path(folder), plan=plan,
                           duplicates=duplicates)
+    if start:
+        start(len(plan.submissions) + (sum(1 for s in plan.submissions if s.id not in existing) if lease else 0))
     try:
         new_items = _create_missing(tracker, campaign, epic, existing, step_wanted, plan, progress, journal) if lease else []
         items = {t.ident: t for t in new_items} | existing
@@ -178,7 +182,7 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
             result.rows.append({"id": sub.id, "key": item.key, "step": sub.step,
                                 "group": f"{sub.group.index}/{sub.group.count}", "action": action,
                                 "changes": ",".join(changes), "file": sub.file})
-            if progress and not is_new:
+            if progress:
                 progress(1)
             if lease and changes:
                 renew_lease(tracker, epic.key, lease, CREATE_LEASE_TTL)
