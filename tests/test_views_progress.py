@@ -1,17 +1,22 @@
 """Progress counts the real work: `create`'s bar reaches its end when the last file is attached, not when the last
-ticket is created (the files and records are most of the time on JIRA); on the local store and JIRA Cloud."""
+ticket is created (the files and records are most of the time on JIRA), on the local store and JIRA Cloud; `submit`
+prints each row as its bps returns."""
 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
 
+from jiracampaign.cli import cli
 from jiracampaign.config import load_config
 from jiracampaign.services.create import create_from_spec
 from tests.fakes.jira_server import FakeJira
 from tests.test_cli_create import DEMO
+from tests.test_cli_sync import FAKE_BPS
 
 
 @pytest.mark.parametrize("kind", ["local", "cloud"])
@@ -50,3 +55,30 @@ def test_create_progress_counts_tickets_and_files_and_ends_with_the_last_file(ki
     finally:
         if fake:
             fake.stop()
+
+
+def test_submit_prints_each_row_as_its_bps_returns(tmp_path, runner):
+    """`submit` run as a process with its output going to a file; each bps call notes how many lines that file has
+    when it starts: the header, then one more row per earlier submission."""
+    out, calls = tmp_path / "out.txt", tmp_path / "calls.txt"
+    wrapper = tmp_path / "bps_wrapper.py"
+    wrapper.write_text(
+        "import os, sys\n"
+        f"lines = open({str(out)!r}).read().count('\\n')\n"
+        f"open({str(calls)!r}, 'a').write(' '.join(sys.argv[1:2]) + f' {{lines}}\\n')\n"
+        f"os.execv(sys.executable, [sys.executable, {str(FAKE_BPS)!r}, *sys.argv[1:]])\n")
+    base = ["--set", f"local.path={tmp_path / 'store.sqlite'}", "--set", f"campaigns_dir={tmp_path / 'camps'}",
+            "--set", f"bps.command={sys.executable} {wrapper}"]
+    assert runner.invoke(cli, [*base, "create", str(DEMO)]).exit_code == 0
+    with out.open("w") as handle:
+        done = subprocess.run([sys.executable, "-m", "jiracampaign", *base, "submit", str(DEMO), "--step", "step1"],
+                              stdout=handle, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert calls.read_text().splitlines() == ["--help 0", "submit 1", "submit 2", "submit 3"]
+    lines = out.read_text().splitlines()
+    assert lines[0].split() == ["KEY", "SUBMISSION", "ACTION", "RUN", "DETAIL"]
+    assert [line.split()[:4] for line in lines[1:]] == [
+        [f"JC-{n + 1}", f"demo-w47_step1_00{n}", "submitted", f"u_jdoe_demo-w47_step1_group00{n}_attempt1"]
+        for n in (1, 2, 3)]
+    assert len({line.index("submitted") for line in lines[1:]}) == 1  # aligned as a table
+    assert done.stderr.endswith("3 submitted\n")

@@ -91,15 +91,49 @@ def submit(state: State, targets, steps, groups, output_dir, force: bool, dry_ru
     from ..plugins import open_tracker
     from ..services.submit import submit as submit_runs
 
+    rows = _RowPrinter(fmt)
     tracker = open_tracker(state.config)
     try:
-        report = submit_runs(tracker, state.config, targets, steps, groups, output_dir, force, dry_run)
+        report = submit_runs(tracker, state.config, targets, steps, groups, output_dir, force, dry_run,
+                             planned=rows.start, on_result=rows.print)
     finally:
         tracker.close()
-    click.echo(render_rows([r.row() for r in report.results], SUBMIT_COLUMNS, fmt), nl=False)
+    if fmt == "json":  # one array: printed whole at the end
+        click.echo(render_rows([r.row() for r in report.results], SUBMIT_COLUMNS, fmt), nl=False)
     click.echo("; ".join(f"{report.count(a)} {a}" for a in SUBMIT_ACTIONS if report.count(a)), err=True)
     if not report.ok:
         fail(ExitStatus.ERROR)
+
+
+class _RowPrinter:
+    """Prints `submit`'s rows as they come (a submitted one as its bps returns): the table's columns are as wide
+    as the selection's keys, ids and planned run names; CSV and newline-delimited JSON row by row."""
+
+    def __init__(self, fmt: str):
+        self.fmt, self.widths = fmt, {}
+
+    def start(self, selection: list[tuple[str, str, str]]) -> None:
+        if self.fmt == "table":
+            self.widths = {key: max([len(heading)] + [len(str(v)) for v in values]) for (key, heading), values in zip(
+                SUBMIT_COLUMNS[:2], zip(*selection) if selection else ((), ()))}
+            self.widths["action"] = max(len(a) for a in SUBMIT_ACTIONS)
+            self.widths["run_name"] = max([len("RUN")] + [len(run or "-") for _, _, run in selection])
+            self._line({key: heading for key, heading in SUBMIT_COLUMNS})
+        elif self.fmt == "csv":
+            click.echo(render_rows([], SUBMIT_COLUMNS, "csv"), nl=False)
+
+    def _line(self, row: dict) -> None:
+        cells = [("-" if row.get(key) is None else str(row[key])).ljust(self.widths.get(key, 0))
+                 for key, _ in SUBMIT_COLUMNS]
+        click.echo("  ".join(cells).rstrip())
+
+    def print(self, result) -> None:
+        if self.fmt == "table":
+            self._line(result.row())
+        elif self.fmt == "csv":
+            click.echo(render_rows([result.row()], SUBMIT_COLUMNS, "csv").split("\n", 1)[1], nl=False)
+        elif self.fmt == "nl":
+            click.echo(render_rows([result.row()], SUBMIT_COLUMNS, "nl"), nl=False)
 
 
 @click.command()

@@ -173,12 +173,20 @@ def waiting_reason(item: Item) -> tuple[str, str]:
     return state, "run 'jiracampaign sync' once it has ended"
 
 
+#: told, before anything runs, each selected submission's ``(key, id, run name)`` (the planned run name until it ran)
+Planned = Callable[[list[tuple[str, str, str]]], None]
+#: told each submission's result as soon as it is known (a submitted one as its ``bps submit`` returns)
+Told = Callable[[SubmitResult], None]
+
+
 def submit(tracker: Tracker, config: Config, targets: tuple[str, ...], steps: tuple[str, ...] = (),
            groups: tuple[int, ...] = (), output_dir: str | None = None, force: bool = False, dry_run: bool = False,
-           run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> SubmitReport:
+           run: Callable[..., subprocess.CompletedProcess] = subprocess.run, planned: Planned | None = None,
+           on_result: Told | None = None) -> SubmitReport:
     """Submit the selected submissions of one campaign.
 
-    ``targets`` is a spec file (narrowed by ``steps`` and ``groups``) or item keys.
+    ``targets`` is a spec file (narrowed by ``steps`` and ``groups``) or item keys; ``planned`` and
+    ``on_result`` follow the work (see `Submitter.submit`).
     """
     keys = None if Path(targets[0]).is_file() else set(targets)
     campaign = load_spec(targets[0]).campaign.id if keys is None else campaign_of(tracker, targets)
@@ -195,9 +203,9 @@ def submit(tracker: Tracker, config: Config, targets: tuple[str, ...], steps: tu
     submitter = Submitter(tracker, folder, config.get("bps.command"), lambda wms: source_for(wms, config), run=run,
                           secrets=secret_variables(config))
     if dry_run:
-        return submitter.submit(selected, epic, items, force=force, dry_run=True)
+        return submitter.submit(selected, epic, items, force=force, dry_run=True, planned=planned, on_result=on_result)
     with exclusive(lock_path(data_dir()), LOCK_WAIT):
-        return submitter.submit(selected, epic, items, force=force)
+        return submitter.submit(selected, epic, items, force=force, planned=planned, on_result=on_result)
 
 
 class Submitter:
@@ -263,8 +271,12 @@ class Submitter:
                 f"{'is' if len(keys) == 1 else 'are'} done ({shown}; {todo}{force})")
 
     def submit(self, selected: list[Item], epic: Item, items: list[Item], force: bool = False,
-               dry_run: bool = False) -> SubmitReport:
+               dry_run: bool = False, planned: Planned | None = None, on_result: Told | None = None) -> SubmitReport:
         """Submit ``selected``; nothing is written before every check passed, the BPS command's included.
+
+        ``planned`` is told the selection (key, id, run name) once it is checked, before ``bps`` runs;
+        ``on_result`` each result as soon as it is known, in order (a submitted one as its ``bps submit``
+        returns), so a caller can show each row while the others still run.
 
         Raises
         ------
@@ -273,17 +285,24 @@ class Submitter:
         """
         decided = [(item, self._check(item, epic, items, force)) for item in sorted(selected, key=lambda t: t.ident)]
         todo = [item for item, outcome in decided if isinstance(outcome, Path)]
-        if dry_run:
-            return SubmitReport([
-                outcome if isinstance(outcome, SubmitResult)
-                else SubmitResult(item.key, item.ident, "would submit", shlex.join(self.bps_command(outcome)))
-                for item, outcome in decided])
-        if todo:
+        if todo and not dry_run:
             self.check_bps()
+        if planned is not None:
+            planned([(item.key, item.ident, item.record.run.run_name if item.record.run else item.record.run_name)
+                     for item, _ in decided])
+        tell = on_result or (lambda result: None)
+        if dry_run:
+            report = SubmitReport()
+            for item, outcome in decided:
+                report.results.append(outcome if isinstance(outcome, SubmitResult) else SubmitResult(
+                    item.key, item.ident, "would submit", shlex.join(self.bps_command(outcome))))
+                tell(report.results[-1])
+            return report
         report, entries = SubmitReport(), []
         for item, outcome in decided:
             result = outcome if isinstance(outcome, SubmitResult) else self._run(item, outcome)
             report.results.append(result)
+            tell(result)
             if result.action == "submitted":
                 entries.append(self.entry(item, result.run))
         if entries:
