@@ -15,10 +15,12 @@ import json
 import re
 import shlex
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
 
 from pathlib import Path
@@ -343,7 +345,8 @@ def test_show_and_logs_of_one_submission_by_key_or_run_name(camp, write):
         assert server.log[-1] == ("/PandaJob/payload.stdout", "bytes=-65536")  # only the end is asked for
         small = camp.run("--set", "status.tail_bytes=1000", "logs", key, "--tail", "1")
         assert small.exit_code == 0, small.output  # a large log: its end, and which part of it that is
-        assert small.stdout.count("payload.stdout (from the last 1 KiB of 48 KiB) ---\n  MemoryError: killed\n") == 2
+        assert small.stdout.count(f"last 1 line of {server.url}/PandaJob/payload.stdout (from the last 1 KiB of 48 KiB) "
+                                  "---\n  MemoryError: killed\n") == 2
         rows = list(csv.DictReader(io.StringIO(camp.run("logs", key, "--csv", "--tail", "1").stdout)))
         assert [(r["TASK"], r["JOB"], r["ERROR"], r["TAIL"]) for r in rows] == [
             ("isr", "7000001", "pilot:1305", "MemoryError: killed"), ("isr", "7000000", "pilot:1305", "MemoryError: killed")]
@@ -608,3 +611,110 @@ def test_a_watch_uses_at_most_half_the_panda_budget_and_leaves_the_bps_helper_id
     live.costs["bps"].seconds = 1.0
     assert watch_interval(5, live, 500) == (28.8, "2 PanDA requests a refresh, at most 50% of "
                                                    "panda.requests_per_hour (500)")
+
+
+jira_camp = campaign_fixture("cloud", "datacenter")
+
+
+def test_status_costs_requests_per_campaign_not_per_ticket(jira_camp, write):
+    camp = jira_camp
+    follow(camp, write)
+    dp02 = camp.run("create", str(DEMO.parent.parent / "dp02" / "campaign.yaml"), "-o", "dp02")
+    assert dp02.exit_code == 0, dp02.output
+    for _ in range(3):  # Cloud's search shows the new epic after a delay
+        before = len(camp.fake.log)
+        overview = camp.run("status")
+        if "dp02-w38" in overview.stdout:
+            break
+    paths = [(r["method"], r["path"]) for r in camp.fake.log[before:]]
+    # 2 searches (open and closed epics); demo-w47's digest (1 download); dp02-w38 has none yet (nothing
+    # submitted): its 57 tickets are read in 1 search
+    assert len(paths) == 4, paths
+    assert sum("attachment" in path for _, path in paths) == 1
+    lines = [line.split("  ")[0] for line in overview.stdout.splitlines()[1:]]
+    assert lines == ["demo-w47", "dp02-w38"]
+    assert "56 not submitted" in overview.stdout
+
+
+def test_closed_campaigns_show_within_the_window_or_with_all(local_camp, write):
+    from jiracampaign.trackers.local import LocalTracker
+
+    camp = local_camp
+    follow(camp, write)
+    other = write("w48.yaml", spec(write).read_text().replace("demo-w47", "demo-w48"))
+    assert camp.run("create", str(other), "-o", "w48").exit_code == 0
+    tracker = LocalTracker(camp.tmp / "store.sqlite")
+    tracker.close_item(tracker.open_campaigns("demo-w47")[0].key)
+    tracker.close()
+    shown = camp.run("status")
+    assert [line.split("  ")[0] for line in shown.stdout.splitlines()[1:]] == ["demo-w48", "demo-w47 (closed)"]
+    assert "6 not submitted" in shown.stdout.splitlines()[1]
+    failing = camp.run("status", "--failed")  # only campaigns with something to look at
+    assert [line.split("  ")[0] for line in failing.stdout.splitlines()[1:]] == ["demo-w47 (closed)"]
+
+    db = sqlite3.connect(camp.tmp / "store.sqlite")  # as if it had been closed ten days ago
+    with db:
+        db.execute("UPDATE tickets SET updated = ? WHERE ident = 'demo-w47'",
+                   ((datetime.now(timezone.utc) - timedelta(days=10)).isoformat(timespec="seconds"),))
+    db.close()
+    assert [line.split("  ")[0] for line in camp.run("status").stdout.splitlines()[1:]] == ["demo-w48"]
+    assert [line.split("  ")[0] for line in camp.run("status", "--since", "11").stdout.splitlines()[1:]] == [
+        "demo-w48", "demo-w47 (closed)"]
+    assert [row["CAMPAIGN"] for row in csv.DictReader(io.StringIO(camp.run("status", "--all", "--csv").stdout))] == [
+        "demo-w48", "demo-w47"]
+    named = camp.run("status", "demo-w47")  # named, a closed campaign is shown whenever it was closed
+    assert named.exit_code == 0 and normal(camp, named.stdout) == CAMPAIGN
+
+
+class HtcondorFiles(ProvenanceFiles):
+    """The same for HTCondor runs, whose report the test wrote as the stack helper's ``status`` op gives it
+    (``<submit dir>/report.json``), read by the BPS source's own conversion."""
+
+    name, label, handles = "htcondor-files", "BPS", ("htcondor",)
+
+    def statuses(self, runs, detail="changed"):
+        from jiracampaign.sources.bps.source import _from_report
+
+        out = []
+        for ref in runs:
+            status = RunStatus(ref.name, self.name, BatchState.UNKNOWN, source_label=self.label, run_id=ref.run_id)
+            _from_report(status, json.loads((Path(ref.submit_dir) / "report.json").read_text()))
+            status.detail, status.digest = True, "d1"
+            out.append(status)
+        return out
+
+
+def test_logs_of_an_htcondor_run_come_from_its_attached_report(local_camp, write, tmp_path):
+    camp = local_camp
+    submit = tmp_path / "submit" / "u_jdoe_condor_1"
+    jobs = submit / "jobs" / "label1"
+    jobs.mkdir(parents=True)
+    (jobs / "job3.9230.err").write_text("Traceback (most recent call last):\nRuntimeError: exploded\n")
+    report = {"found": True, "wms_id": "9228.0", "state": "FAILED", "run_summary": "label1:3;finalJob:1",
+              "total_jobs": 4, "final_job": "SUCCEEDED",
+              "job_state_counts": {"SUCCEEDED": 3, "FAILED": 1},
+              "job_summary": {"label1": {"SUCCEEDED": 2, "FAILED": 1}, "finalJob": {"SUCCEEDED": 1}},
+              "exit_code_summary": {"label1": [1]}, "problem_jobs_total": 1,
+              "problem_jobs": [{"name": "job3", "label": "label1", "wms_id": "9230.0", "state": "FAILED",
+                                "stderr": str(jobs / "job3.9230.err"), "stdout": str(jobs / "job3.9230.out"),
+                                "log": str(jobs / "job3.9230.log")}]}
+    (submit / "report.json").write_text(json.dumps(report))
+    camp.args += ["--set", "sync.sources=panda, tests.test_views.HtcondorFiles"]
+    assert camp.run("create", str(spec(write))).exit_code == 0
+    assert camp.run("record", "JC-3", "--run-name", "u_jdoe_condor_1", "--run-id", "9228.0", "--wms", "htcondor",
+                    "--submit-dir", str(submit)).exit_code == 0
+    assert camp.run("sync").exit_code == 0
+    listed = camp.run("logs", "JC-3", "--tail", "1")
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.replace(str(jobs), "JOBS") == """\
+JC-3  u_jdoe_condor_1 (htcondor): 1 failed job listed, from the failure report attached to JC-3 \
+(u_jdoe_condor_1.bps-report.json)
+
+label1  job job3
+  failed: the job failed; see its output
+  stderr:  JOBS/job3.9230.err
+  stdout:  JOBS/job3.9230.out
+  log:     JOBS/job3.9230.log
+  --- last 1 line of JOBS/job3.9230.err ---
+  RuntimeError: exploded
+"""

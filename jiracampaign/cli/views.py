@@ -227,7 +227,7 @@ def logs_text(result) -> str:
         lines.append(f"  {job.error}: {job.message}")
         lines += _fields([(f.name, f.where) for f in job.files], indent="  ")
         if job.tail is not None:
-            lines.append(f"  --- last {len(job.tail)} lines of {job.tail_from}"
+            lines.append(f"  --- last {len(job.tail)} line{'s' if len(job.tail) != 1 else ''} of {job.tail_from}"
                          + (f" ({job.tail_note})" if job.tail_note else "") + " ---")
             lines += ["  " + line for line in job.tail]
         elif job.tail_note:

@@ -567,9 +567,9 @@ def overview(tracker: Tracker, config: Config, since_days: float | None = 7.0, s
         for row in rows:
             row.stuck = rules.reason(row.state, row.step, parse_time(row.submitted), _progress(row, now), now)
         line = _line_from_rows(tracker, epic, rows, last)
-        if state is not None:
-            submitted = Counter(r.step for r in rows)
-            waiting = sum(max(0, n - submitted.get(step, 0)) for step, n in _planned(epic).items())
+        if not site:  # planned groups without a row: not submitted (or their tickets not found yet)
+            present = Counter(r.step for r in rows)
+            waiting = sum(max(0, n - present.get(step, 0)) for step, n in _planned(epic).items())
             if waiting:
                 line.states[NOT_SUBMITTED] += waiting
         out.lines.append(line)
