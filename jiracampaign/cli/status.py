@@ -229,11 +229,11 @@ def _screen(frame: _Frame, refreshes: int, wait: float, why: str, left: int | No
     from rich.text import Text
 
     now = datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
-    budget = f"; {left} PanDA requests left this hour" if left is not None else ""
-    pace = f" ({why})" if why else ""
-    head = Text(f"{frame.title}  ·  refresh {refreshes} at {now}  ·  next in {wait:.0f} s{pace}{budget}  ·  Ctrl-C "
-                "to stop", style="bold")
-    return Group(head, Text(frame.summary, style="dim"), Text(""), _rich_table(frame))
+    head = Text(f"{frame.title}  ·  refresh {refreshes} at {now}  ·  next in {wait:.0f} s  ·  Ctrl-C to stop",
+                style="bold")
+    pace = "; ".join(filter(None, [f"slower: {why}" if why else "",
+                                   f"{left} PanDA requests left this hour" if left is not None else ""]))
+    return Group(head, Text(pace, style="dim"), Text(frame.summary, style="dim"), Text(""), _rich_table(frame))
 
 
 def _watch(build: Callable[[], _Frame], seconds: float, reader, per_hour: int) -> None:

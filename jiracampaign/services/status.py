@@ -84,7 +84,9 @@ def _show_time(when: datetime | None) -> str:
 
 
 def _hours(seconds: float) -> str:
-    """``40 min``, ``30 h``, ``3 d 4 h``."""
+    """``under a minute``, ``40 min``, ``30 h``, ``3 d 4 h``."""
+    if seconds < 60:
+        return "under a minute"
     if seconds < 3600:
         return f"{max(0, int(seconds // 60))} min"
     if seconds < 72 * 3600:
