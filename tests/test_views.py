@@ -31,9 +31,11 @@ from jiracampaign.core.runs import RunStatus
 from jiracampaign.core.states import BatchState
 from jiracampaign.sources.base import StatusSource
 from jiracampaign.sources.bps.provenance import apply_result, result_from_answer
+from jiracampaign.cli import cli
 from tests.conftest import campaign_fixture
 from tests.fakes.loopback import Loopback
 from tests.test_cli_sync import DEMO
+from tests.test_provenance import STACK, toy_run  # noqa: F401 (the real middleware's Parsl run, a module fixture)
 
 camp = campaign_fixture("local", "cloud", "datacenter")
 local_camp = campaign_fixture("local")
@@ -718,3 +720,44 @@ label1  job job3
   --- last 1 line of JOBS/job3.9230.err ---
   RuntimeError: exploded
 """
+
+
+def test_logs_and_views_of_a_real_parsl_run_through_the_bps_source(toy_run, runner, tmp_path):
+    """The real middleware (`tests.test_provenance.toy_run`: a Parsl run of the toy pipeline with two injected
+    failures), recorded on a ticket, synced by the real BPS source through the stack's helper; `logs` then tails
+    the quanta's own log files in its submit directory."""
+    submit, name, _ = toy_run
+    base = ["--set", f"local.path={tmp_path / 'store.sqlite'}", "--set", f"bps.python={STACK / 'bin' / 'python'}",
+            "--set", "sync.sources=bps"]
+    created = runner.invoke(cli, [*base, "create", str(DEMO), "--json"])
+    assert created.exit_code == 0, created.output
+    key = next(row["key"] for row in json.loads(created.stdout) if row["id"].endswith("step1_001"))
+    recorded = runner.invoke(cli, [*base, "record", key, "--run-name", name, "--wms", "parsl", "--submit-dir",
+                                   str(submit)])
+    assert recorded.exit_code == 0, recorded.output
+    synced = runner.invoke(cli, [*base, "sync"])
+    assert synced.exit_code == 0, synced.output
+
+    listed = runner.invoke(cli, [*base, "logs", name, "--tail", "3"])
+    assert listed.exit_code == 0, listed.output
+    head, *jobs = listed.stdout.split("\n\n")
+    assert head == (f"{key}  {name} (parsl): 2 failed jobs listed, from the failure report attached to {key} "
+                    f"(provenance-{name}.json)")
+    # Parsl ran each failed quantum twice (its site retries once): the second attempt's failure is the run's
+    assert [job.splitlines()[0] for job in jobs] == ["isr  quantum exposure=2002 detector=1, attempt 2",
+                                                     "calibrateImage  quantum visit=1003 detector=2, attempt 2"]
+    for job, error in zip(jobs, ("MemoryError", "ValueError")):
+        lines = job.splitlines()
+        assert lines[1].startswith(f"  {error}: ")
+        log_file = next(line.split(":  ", 1)[1] for line in lines if line.startswith("  stderr:"))
+        assert log_file.startswith(str(submit)) and Path(log_file).is_file()
+        tail = lines[lines.index(f"  --- last 3 lines of {log_file} ---") + 1:]
+        assert tail == ["  " + line for line in Path(log_file).read_text().splitlines()[-3:]]
+
+    table = runner.invoke(cli, [*base, "status", key])
+    assert table.exit_code == 0, table.output
+    assert re.match(rf"step1\s+1/3\s+partial\s+30\s+25\s+2\s+83\.3%\s+{key}\s+{name}\s+", table.stdout.splitlines()[1])
+    assert re.search(r"^\s+isr\s+partial\s+12\s+11\s+1\s+91\.7%$", table.stdout, re.MULTILINE)
+    shown = runner.invoke(cli, [*base, "show", key])
+    assert "  state:             partial: 30 quanta, 25 done, 2 failed;" in shown.stdout
+    assert f"  reports:           provenance-{name}.json (attached)\n" in shown.stdout

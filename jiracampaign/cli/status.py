@@ -9,7 +9,7 @@ from typing import Callable
 
 import click
 
-from ..errors import ExitStatus
+from ..errors import ExitStatus, JiraCampaignError
 from . import State, fail
 from .output import output_options, render_rows, state_style
 
@@ -86,6 +86,8 @@ def status(state: State, target: str | None, since_days: float, every: bool, sit
     """
     from ..services import status as views
 
+    if watch and fmt != "table":
+        raise click.UsageError("--watch draws a table: it takes no --json, --nl or --csv")
     since = None if every else since_days
     tracker = _tracker(state)
     reader = _live(state, live or bool(watch))
@@ -184,7 +186,8 @@ def _sites(views, tracker, state: State, aim, since, reader, site) -> _Frame:
     if site:
         sites = [s for s in sites if s.site.casefold() == site.casefold()]
     what = f"campaign {aim.campaign}" if aim is not None else "the campaigns"
-    summary = (f"{_count(len(sites), 'site')} of {what}, {_count(len(rows), 'submission')}, read in {time.perf_counter() - started:.2f} s"
+    seconds = time.perf_counter() - started
+    summary = (f"{_count(len(sites), 'site')} of {what}, {_count(len(rows), 'submission')}, read in {seconds:.2f} s"
                + _live_words(reader))
     return _Frame(f"Sites of {what}", site_table_rows(sites), SITE_COLUMNS, [s.row() for s in sites], SITE_CSV,
                   [s.row() for s in sites], summary)
@@ -224,15 +227,16 @@ def _rich_table(frame: _Frame):
     return table
 
 
-def _screen(frame: _Frame, refreshes: int, wait: float, why: str, left: int | None):
+def _screen(frame: _Frame, refreshes: int, wait: float, why: str, left: int | None, problem: str = ""):
     from rich.console import Group
     from rich.text import Text
 
     now = datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
     head = Text(f"{frame.title}  ·  refresh {refreshes} at {now}  ·  next in {wait:.0f} s  ·  Ctrl-C to stop",
                 style="bold")
-    pace = "; ".join(filter(None, [f"slower: {why}" if why else "",
-                                   f"{left} PanDA requests left this hour" if left is not None else ""]))
+    pace = "; ".join(filter(None, [
+        f"this refresh failed, the screen is the last one read: {problem}" if problem else "",
+        f"slower: {why}" if why else "", f"{left} PanDA requests left this hour" if left is not None else ""]))
     return Group(head, Text(pace, style="dim"), Text(frame.summary, style="dim"), Text(""), _rich_table(frame))
 
 
@@ -263,10 +267,15 @@ def _watch(build: Callable[[], _Frame], seconds: float, reader, per_hour: int) -
     try:
         with Live(console=console, screen=True, auto_refresh=False, redirect_stderr=False) as screen:
             while True:
-                last = build()
+                try:
+                    last, problem = build(), ""
+                except JiraCampaignError as exc:  # the tracker failed this once: the last screen stays, says so
+                    if last is None:
+                        raise
+                    problem = str(exc)
                 refreshes += 1
                 wait, why = watch_interval(seconds, reader, per_hour)
-                screen.update(_screen(last, refreshes, wait, why, reader.budget_left() if reader else None),
+                screen.update(_screen(last, refreshes, wait, why, reader.budget_left() if reader else None, problem),
                               refresh=True)
                 time.sleep(wait)
     except KeyboardInterrupt:

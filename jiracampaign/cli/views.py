@@ -85,9 +85,9 @@ SITE_COLUMNS = [("site", "SITE"), ("submissions", "SUBMISSIONS"), ("runs", "RUNS
                 ("stuck", "STUCK")]
 SITE_CSV = [("site", "SITE"), ("submissions", "SUBMISSIONS"), ("runs", "RUNS"), ("files", "FILES"), ("done", "DONE"),
             ("failed", "FAILED"), ("failure_rate", "FAILURE RATE"), ("attention", "ATTENTION"), ("stuck", "STUCK")]
-LOG_COLUMNS = [("key", "KEY"), ("run", "RUN"), ("task", "TASK"), ("kind", "KIND"), ("job", "JOB"), ("data_id", "DATA ID"),
-               ("attempt", "ATTEMPT"), ("site", "SITE"), ("error", "ERROR"), ("message", "MESSAGE"), ("logs", "LOGS"),
-               ("tail", "TAIL"), ("tail_note", "TAIL NOTE")]
+LOG_COLUMNS = [("key", "KEY"), ("run", "RUN"), ("task", "TASK"), ("kind", "KIND"), ("job", "JOB"),
+               ("data_id", "DATA ID"), ("attempt", "ATTEMPT"), ("site", "SITE"), ("error", "ERROR"),
+               ("message", "MESSAGE"), ("logs", "LOGS"), ("tail", "TAIL"), ("tail_note", "TAIL NOTE")]
 
 
 def percent_text(value: float | None) -> str | None:
@@ -171,17 +171,22 @@ def show_text(shown) -> str:
     lines = [f"{shown.key}  {record.submission}"]
     ticket = shown.url + (f"  (shows {shown.ticket_status})" if shown.ticket_status else "")
     group = f"{record.step}, group {record.group} of {record.groups}" + (f" ({record.label})" if record.label else "")
-    file = f"{record.file}  sha256 {record.sha256 or '-'}  " + ("(attached)" if shown.file_attached else "(not attached)")
-    pairs = [("ticket", ticket), ("campaign", f"{record.campaign}  {shown.campaign_key}  {shown.campaign_url}".rstrip()),
-             ("step", group), ("data query", record.data_query), ("inputs", "" if record.inputs is None else str(record.inputs)),
-             ("pipeline", record.pipeline), ("input collection", record.input_collection), ("site", record.site),
-             ("BPS file", file), ("output run", record.output_run), ("attempt", str(record.attempt))]
+    file = f"{record.file}  sha256 {record.sha256 or '-'}  " + ("(attached)" if shown.file_attached
+                                                               else "(not attached)")
+    campaign = f"{record.campaign}  {shown.campaign_key}  {shown.campaign_url}".rstrip()
+    inputs = "" if record.inputs is None else str(record.inputs)
+    pairs = [("ticket", ticket), ("campaign", campaign), ("step", group), ("data query", record.data_query),
+             ("inputs", inputs), ("pipeline", record.pipeline), ("input collection", record.input_collection),
+             ("site", record.site), ("BPS file", file), ("output run", record.output_run),
+             ("attempt", str(record.attempt))]
     run = record.run
     if run is None:
-        pairs.append(("run", f"not submitted (planned run name {record.run_name})" if record.run_name else "not submitted"))
+        planned = f" (planned run name {record.run_name})" if record.run_name else ""
+        pairs.append(("run", f"not submitted{planned}"))
     else:
-        pairs += [("run", run.run_name + (f"  run id {run.run_id}" if run.run_id else "") + (f"  on {run.wms}" if run.wms else "")),
-                  ("submit dir", run.submit_dir or ""), ("submitted", run.submitted or ""), ("returned", run.returned or "")]
+        ident = run.run_name + (f"  run id {run.run_id}" if run.run_id else "") + (f"  on {run.wms}" if run.wms else "")
+        pairs += [("run", ident), ("submit dir", run.submit_dir or ""), ("submitted", run.submitted or ""),
+                  ("returned", run.returned or "")]
         counts = f"{row.total} {row.unit}, {row.finished} done, {row.failed} failed" if row.total else "no counts yet"
         changed = f"; sync saw it change {row.changed_at}" if row.changed_at else ""
         pairs.append(("state", f"{row.state}: {counts}{changed}" if row.state != "submitted"
