@@ -1,7 +1,8 @@
 """The command line: the group, its global options, logging, and the one place errors are rendered.
 
-Commands live in `campaign` (plan, create), `runs` (submit, record, sync, panda), `audit` and `setup`
-(init, login, config); each parses its options, calls one service and renders the result. They are
+Commands live in `campaign` (plan, create), `runs` (submit, record, sync, panda), `status` (status, show,
+logs), `audit` and `setup` (init, login, config), among others; each parses its options, calls one service
+and renders the result. They are
 imported only when named, and import their services only when run, so ``--help`` stays light.
 """
 
