@@ -249,7 +249,7 @@ def test_status_overview_campaign_sites_and_stuck_runs_read_from_the_tracker(cam
         assert len(camp.fake.log) - before == 5, [r["path"] for r in camp.fake.log[before:]]
     same(camp, camp.run("status", "demo-w47", "--failed"), FAILED, SUMMARY.format(stuck=0, shown=2, live=""))
     same(camp, camp.run("status", "demo-w47", "--site", "cc-in2p3"), SITE)
-    same(camp, camp.run("--set", "status.stuck_hours=0.0001", "status", "demo-w47", "--stuck"), STUCK,
+    same(camp, camp.run("--set", "status.stuck_hours=0.00001", "status", "demo-w47", "--stuck"), STUCK,
          SUMMARY.format(stuck=2, shown=2, live=""))
     same(camp, camp.run("--set", "status.expected_hours=step2=0.0001", "status", "demo-w47", "--stuck"), OVERDUE)
     same(camp, camp.run("status", "--by-site"), SITES, "2 sites of the campaigns, 6 submissions, read in S s\n")
@@ -378,10 +378,10 @@ def test_live_detail_shows_what_moved_since_the_last_sync_and_writes_nothing(loc
 
     camp.panda.progress(runs[2], "isr", finished=6, running=4)  # not synced: only a live read sees it
     monitor = len(camp.panda.log)
-    moved = camp.run("--set", "status.stuck_hours=0.0001", "status", "demo-w47", "--live", "--site", "slac", "--stuck")
+    moved = camp.run("--set", "status.stuck_hours=0.00001", "status", "demo-w47", "--live", "--site", "slac", "--stuck")
     assert moved.exit_code == 0
     assert moved.stdout == "" and "; 0 shown;" in moved.stderr  # it moved just now: not stuck
-    moved = camp.run("--set", "status.stuck_hours=0.0001", "status", runs[2], "--live")
+    moved = camp.run("--set", "status.stuck_hours=0.00001", "status", runs[2], "--live")
     assert normal(camp, moved.stdout) == """\
 STEP   GROUP  TASK       STATE    FILES  DONE  FAILED  DONE%  KEY   RUN                                      SITE  NOTE
 step1  3/3               running  20     6     0       30%    JC-4  u_jdoe_demo-w47_step1_group003_attempt1  SLAC  moved since the last sync
