@@ -33,7 +33,8 @@ from ..errors import InputError
 from ..trackers.base import Item, Note, Span, Tracker
 
 __all__ = ["NOT_SUBMITTED", "SUBMITTED", "STATES", "ATTENTION", "FailureRow", "Failures", "Tally", "SubmissionView",
-           "StepView", "CampaignView", "Report", "build_report", "report", "read_failures"]
+           "StepView", "CampaignView", "Report", "build_report", "report", "read_failures", "span_text", "parse_time",
+           "monitor_link"]
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +210,26 @@ class Report:
         return total
 
 
-def _text(line: Sequence[Span]) -> str:
+def span_text(line: Sequence[Span]) -> str:
+    """A line of a note read back, as plain text (a link as its title)."""
     return "".join(text for text, _ in line)
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """A time as jiracampaign stores it (ISO 8601, or sync's ``2026-12-01 17:42 UTC``) as UTC; `None` if absent
+    or unreadable."""
+    if not text:
+        return None
+    value = text.strip()
+    if value.endswith(" UTC"):
+        value = value[:-4]
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
 
 
 def _unbullet(line: tuple[Span, ...]) -> tuple[Span, ...]:
@@ -223,13 +242,13 @@ def read_failures(note: Note, run_name: str) -> Failures | None:
     """A failure summary read back (`core.texts.failure_doc`'s lines) as groups; `None` when it is about
     another run than ``run_name`` (an earlier attempt's)."""
     lines = list(note.lines)
-    head = _HEADLINE.match(_text(lines[0])) if lines else None
+    head = _HEADLINE.match(span_text(lines[0])) if lines else None
     if head and head.group(1) != run_name:
         return None
     out = Failures(run_name, head.group(2) if head else "", url=note.url, updated=note.updated)
     listing, listed = False, False  # in the first bullet list (the final failures); after it
     for line in lines[1:] if head else lines:
-        text = _text(line)
+        text = span_text(line)
         found = None if listed else _GROUP.match(text)
         if found:
             count, task, error, also, message = found.groups()
@@ -237,8 +256,8 @@ def read_failures(note: Note, run_name: str) -> Failures | None:
             listing = True
         elif listing and text.startswith("  "):
             detail = _unbullet(line)
-            if _text(detail).startswith("Data IDs: ") and not out.groups[-1].data_ids:
-                ids, more = _MORE_IDS.match(_text(detail)[len("Data IDs: "):]).groups()
+            if span_text(detail).startswith("Data IDs: ") and not out.groups[-1].data_ids:
+                ids, more = _MORE_IDS.match(span_text(detail)[len("Data IDs: "):]).groups()
                 out.groups[-1].data_ids = [i for i in ids.split("; ") if i]
                 out.groups[-1].more_ids = int(more or 0)
             else:
@@ -251,18 +270,17 @@ def read_failures(note: Note, run_name: str) -> Failures | None:
     return out
 
 
-def _monitor_link(sub: SubmissionView, monitor_url: str, monitor_days: int, now: datetime) -> str:
-    """The PanDA monitor's page of the run's tasks (as `sources.panda` links it), when it is known."""
-    if sub.wms != "panda" or not sub.run_id or not monitor_url:
+def monitor_link(run: Any, monitor_url: str, days: int, now: datetime) -> str:
+    """The PanDA monitor's page of a run's tasks (as `sources.panda` links it), when it is a PanDA run.
+
+    ``run`` is a group as a view holds it (``wms``, ``run_id``, ``submitted``); the window covers its submit time.
+    """
+    if run.wms != "panda" or not run.run_id or not monitor_url:
         return ""
-    days = monitor_days
-    try:
-        submitted = datetime.fromisoformat(sub.submitted)
-        submitted = submitted if submitted.tzinfo else submitted.replace(tzinfo=timezone.utc)
+    submitted = parse_time(run.submitted)
+    if submitted is not None:
         days = max(days, (now - submitted).days + 1)
-    except ValueError:
-        pass
-    return f"{monitor_url.rstrip('/')}/tasks/?" + urlencode({"reqid": sub.run_id, "days": days})
+    return f"{monitor_url.rstrip('/')}/tasks/?" + urlencode({"reqid": run.run_id, "days": days})
 
 
 def _submission(tracker: Tracker, item: Item, record: SubmissionRecord) -> SubmissionView:
@@ -298,7 +316,7 @@ def _campaign(tracker: Tracker, epic: Item, items: list[Item], notes: dict[str, 
         if not isinstance(item.record, SubmissionRecord):
             continue
         sub = _submission(tracker, item, item.record)
-        sub.monitor = _monitor_link(sub, monitor_url, monitor_days, now)
+        sub.monitor = monitor_link(sub, monitor_url, monitor_days, now)
         if item.key in notes and sub.run_name:
             sub.failures = read_failures(notes[item.key], sub.run_name)
         steps.setdefault(sub.step, StepView(sub.step)).submissions.append(sub)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from ..config import Config, data_dir
 from ..core import texts
@@ -31,9 +31,9 @@ from ..core.runs import RunStatus
 from ..core.states import BatchState
 from ..errors import InputError, JiraCampaignError, SourceError
 from ..sources.bps.provenance import compact_data_id, report_name
-from ..trackers.base import Item, Note, Span, Tracker
-from .report import Failures, read_failures
-from .status import GroupRow, Live, Target, campaign_rows, parse_time, tasks_from_note
+from ..trackers.base import Item, Note, Tracker
+from .report import Failures, monitor_link, read_failures, span_text
+from .status import GroupRow, Live, Target, campaign_rows, tasks_from_note
 
 __all__ = ["Shown", "LogFile", "FailedJob", "Logs", "show", "logs", "tail_log", "monitor_link", "MAX_DOWNLOAD"]
 
@@ -51,16 +51,6 @@ def _submission(target: Target) -> tuple[Item, SubmissionRecord]:
                          f"({target.campaign}), not a submission: name a submission's ticket key or its run name, or "
                          f"use 'jiracampaign status {target.text}'")
     return item, item.record
-
-
-def monitor_link(row: GroupRow, monitor_url: str, days: int, now: datetime) -> str:
-    """The PanDA monitor's page of the run's tasks (as the PanDA source links it), when it is a PanDA run."""
-    if row.wms != "panda" or not row.run_id or not monitor_url:
-        return ""
-    submitted = parse_time(row.submitted)
-    if submitted is not None:
-        days = max(days, (now - submitted).days + 1)
-    return f"{monitor_url.rstrip('/')}/tasks/?" + urlencode({"reqid": row.run_id, "days": days})
 
 
 # ---- show -------------------------------------------------------------------------------------------------
@@ -248,17 +238,13 @@ def _from_live(status: RunStatus) -> tuple[list[FailedJob], int]:
     return jobs, status.failed_jobs
 
 
-def _span_text(line: tuple[Span, ...]) -> str:
-    return "".join(text for text, _ in line)
-
-
 def _from_note(failures: Failures) -> tuple[list[FailedJob], int]:
     """The example jobs of a failure summary read back: ``job N at SITE, attempt A: stdout · stderr · log``
     (links) or ``quantum DATA-ID, attempt A: log PATH``."""
     jobs = []
     for group in failures.groups:
         for detail in group.details:
-            text = _span_text(detail)
+            text = span_text(detail)
             if not text.startswith(("job ", "quantum ")):
                 continue
             head, _, rest = text.partition(": ")

@@ -43,7 +43,7 @@ from ..plugins import SOURCES, load_class, open_source, source_for
 from ..schema import SLUG
 from ..trackers.base import Item, Note, Tracker
 from .ledger import load_ledger
-from .report import ATTENTION, NOT_SUBMITTED, STATES, SUBMITTED
+from .report import ATTENTION, NOT_SUBMITTED, STATES, SUBMITTED, parse_time
 
 __all__ = ["StuckRules", "TaskRow", "GroupRow", "CampaignLine", "CampaignStatus", "Overview", "SiteRow", "Target",
            "Live", "resolve", "overview", "campaign_status", "by_site", "site_rows", "parse_time", "KEY",
@@ -63,21 +63,6 @@ _TASK_HEAD = re.compile(r"^Task \| State \| (Files|Quanta) \| Done \| Failed \| 
 
 
 # ---- times ------------------------------------------------------------------------------------------------
-
-def parse_time(text: str | None) -> datetime | None:
-    """A time as jiracampaign stores it (ISO 8601, or sync's ``2026-12-01 17:42 UTC``) as UTC; `None` if absent
-    or unreadable."""
-    if not text:
-        return None
-    value = text.strip()
-    if value.endswith(" UTC"):
-        value = value[:-4]
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
 
 def _show_time(when: datetime | None) -> str:
     return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if when else ""
