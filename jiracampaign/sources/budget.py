@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..errors import SourceError
+from ..sqlite_files import use_wal
 
 __all__ = ["RequestBudget", "BudgetExhausted", "WINDOW"]
 
@@ -57,7 +58,7 @@ class RequestBudget:
     def _connect(self) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            use_wal(db)
             yield db
         finally:
             db.close()

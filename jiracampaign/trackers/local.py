@@ -20,6 +20,7 @@ from ..core.leases import Lease
 from ..core.records import Record, SyncRecord, record_from_json
 from ..core.states import BatchState
 from ..errors import TrackerError
+from ..sqlite_files import use_wal
 from . import markdown, markdown_text
 from .base import Board, CreateLog, Item, ItemRef, NewItem, Note, Progress, Tracker
 from .local_settings import SETTINGS
@@ -118,7 +119,7 @@ class LocalTracker(Tracker):
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
+            use_wal(self.db)
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version < SCHEMA_VERSION and self.db.execute(
                     "SELECT 1 FROM sqlite_master WHERE name = 'tickets'").fetchone():
