@@ -32,10 +32,13 @@ class Entry(SyncRecord):
     key: str
     ident: str
     step: str
+    group: int = 0     # 0 in ledgers written before attempts were counted per group
+    attempt: int = 1
 
     @property
     def final(self) -> bool:
-        return self.state in _FINAL
+        """Whether sync stops following the run: it ended, or a decision settled it (`Verdict`)."""
+        return self.state in _FINAL or bool(self.verdict)
 
     def record(self) -> SyncRecord:
         """What the submission ticket keeps of its last sync."""
@@ -54,11 +57,13 @@ def entry_for(key: str, ident: str, record: SubmissionRecord, synced: SyncRecord
     run = record.run
     if run is None or not run.run_name:
         return None
-    entry = Entry(key=key, ident=ident, step=record.step, source=source_for(run.wms), run_name=run.run_name,
+    entry = Entry(key=key, ident=ident, step=record.step, group=record.group, attempt=record.attempt,
+                  source=source_for(run.wms), run_name=run.run_name,
                   run_id=run.run_id, wms=run.wms, submitted=run.submitted, submit_dir=run.submit_dir or "",
                   returned=run.returned)
     if synced is not None and synced.run_name == run.run_name:  # a resubmission starts afresh
-        for name in ("digest", "state", "status", "total", "finished", "failed", "failures", "changed_at", "running"):
+        for name in ("digest", "state", "status", "total", "finished", "failed", "failures", "changed_at", "running",
+                     "failed_tasks", "advice", "verdict", "verdict_reason"):
             setattr(entry, name, getattr(synced, name))
     return entry
 

@@ -166,11 +166,16 @@ class SubmissionRecord(_Record):
     attempt: int = 1
     run: RunIdentity | None = None
     text_sha: str = ""
+    rescues: str = ""          # attempt 2 onwards: the submission id of the attempt it follows
+    changes: list[str] = field(default_factory=list)  # what the rescue changed from that attempt, in words
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
         if self.run is None:
             del out["run"]
+        for name in ("rescues", "changes"):  # attempt-1 records keep their earlier shape
+            if not out[name]:
+                del out[name]
         return out
 
     @classmethod
@@ -186,7 +191,9 @@ class SubmissionRecord(_Record):
                    pipeline=_text(k, data, "pipeline", False) or "",
                    input_collection=_text(k, data, "input_collection", False) or "",
                    site=_text(k, data, "site", False) or "", attempt=_check(k, data, "attempt", (int,), False) or 1,
-                   run=RunIdentity.from_json(run) if run else None, text_sha=_text(k, data, "text_sha", False) or "")
+                   run=RunIdentity.from_json(run) if run else None, text_sha=_text(k, data, "text_sha", False) or "",
+                   rescues=_text(k, data, "rescues", False) or "",
+                   changes=[str(c) for c in _check(k, data, "changes", (list,), False) or []])
 
 
 Record = Union[CampaignRecord, StepRecord, SubmissionRecord]
@@ -233,6 +240,10 @@ class SyncRecord:
     running: int | None = None
     submit_dir: str = ""   # BPS's submit directory, where HTCondor and Parsl runs are read from
     returned: str | None = None  # when bps submit returned (for Parsl: when the run ended)
+    failed_tasks: str = ""  # task labels with failures, comma-separated (what ``rescue --memory`` raises)
+    advice: str = ""        # the rescue the known-errors table advises, as ``rescue`` options (``--memory x2``)
+    verdict: str = ""       # an operator's or a later attempt's decision (`Verdict`); the run is then no longer followed
+    verdict_reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(SyncRecord)} | {"version": RECORD_VERSION}

@@ -455,6 +455,7 @@ class Submitter:
             raise TrackerError(f"run recorded, but {exc}") from None
 
     def entry(self, item: Item, run: RunIdentity) -> Entry:
-        return Entry(key=item.key, ident=item.ident, step=item.record.step, source=self.source_for(run.wms),
+        return Entry(key=item.key, ident=item.ident, step=item.record.step, group=item.record.group,
+                     attempt=item.record.attempt, source=self.source_for(run.wms),
                      run_name=run.run_name, run_id=run.run_id, wms=run.wms, submitted=run.submitted,
                      submit_dir=run.submit_dir or "", returned=run.returned)

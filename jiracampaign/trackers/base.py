@@ -253,7 +253,13 @@ class Tracker:
         return f"set state {state.value}"
 
     def link(self, key: str, other: str, relation: str) -> None:
-        """Link two items (``relation`` such as ``rescues``); linking twice changes nothing."""
+        """Link two items: ``key`` ``relation`` ``other`` (``JC-9 rescues JC-4``); linking twice changes nothing."""
+        raise NotImplementedError
+
+    def set_verdict(self, key: str, verdict: str) -> str:
+        """Close a submission item on a decision (`core.attempts.Verdict`: ``accepted``, ``rejected``,
+        ``force-completed``, ``rescued``), so it counts as done and can be found by it; returns what the
+        item shows now. Setting the same verdict twice changes nothing."""
         raise NotImplementedError
 
     # ---- views ----------------------------------------------------------------------------------
