@@ -40,7 +40,8 @@ def test_force_never_resubmits_a_run_and_names_the_next_attempt_file(camp):
     [row] = json.loads(result.stdout)
     assert row["action"] == "refused"
     assert "already submitted as u_jdoe_demo-w47_step1_group001_attempt1 (attempt 1)" in row["detail"]
-    assert "the next attempt goes in camps/demo-w47/step1/demo-w47_step1_001-a2.yaml" in row["detail"]
+    assert (f"'jiracampaign rescue {key}' prepares the next attempt (camps/demo-w47/step1/demo-w47_step1_001-a2.yaml"
+            in row["detail"])
     assert "output run .../attempt2" in row["detail"]
     assert len(camp.submitted()) == 1 and camp.tracker_writes() == writes and camp.ticket(key) == before
     plain = camp.run("submit", key)  # without --force: skipped, as before

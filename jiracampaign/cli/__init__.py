@@ -21,17 +21,21 @@ from ..errors import ExitStatus, JiraCampaignError
 __all__ = ["cli", "main", "State", "fail"]
 
 COMMANDS = {
+    "accept": "attempts:accept",
     "audit": "audit:audit",
     "board": "board:board",
     "config": "setup:config_cmd",
     "create": "campaign:create",
+    "force-complete": "attempts:force_complete",
     "init": "setup:init",
     "login": "setup:login",
     "logs": "status:logs",
     "panda": "runs:panda",
     "plan": "campaign:plan",
     "record": "runs:record",
+    "reject": "attempts:reject",
     "report": "report:report",
+    "rescue": "attempts:rescue",
     "show": "status:show",
     "status": "status:status",
     "submit": "runs:submit",

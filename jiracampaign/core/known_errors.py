@@ -23,7 +23,7 @@ from ..schema import Key, check_section
 from ..yamlsrc import load_located
 from .runs import FailureGroup
 
-__all__ = ["KnownError", "KNOWN_ERROR_KEYS", "ACTIONS", "load_known_errors", "classify"]
+__all__ = ["KnownError", "KNOWN_ERROR_KEYS", "ACTIONS", "load_known_errors", "classify", "advised_rescue"]
 
 ACTIONS = ("rescue", "retry", "accept", "investigate")
 
@@ -49,7 +49,12 @@ KNOWN_ERROR_KEYS: tuple[Key, ...] = (
     Key("action", "str", "What kind of action it needs.", required=True, choices=ACTIONS),
     Key("advice", "str", "What to do, in words.", required=True),
     Key("ticket", "str", "A JIRA issue describing it, e.g. DM-12345.", default=""),
+    Key("rescue", "str", "For action `rescue`: the options of `jiracampaign rescue` it advises for the failed tasks "
+        "(`--memory x2`, `--memory 8GB`, `--retries 3`); `rescue --advised` applies them.", default=""),
 )
+
+_RESCUE = re.compile(r"^\s*(--memory\s+(x\d+(\.\d+)?|\d+(\.\d+)?\s*(MB|GB)?)|--retries\s+\d+)"
+                     r"(\s+(--memory\s+(x\d+(\.\d+)?|\d+(\.\d+)?\s*(MB|GB)?)|--retries\s+\d+))*\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class KnownError:
     ticket: str = ""
     origin: str = ""
     exception: str = ""
+    rescue: str = ""
 
     def matches(self, group: FailureGroup) -> bool:
         errors = [_canonical(e) for e in [group.error] + [e.strip() for e in group.also.split(",") if e.strip()]]
@@ -96,8 +102,13 @@ def _load(name: str, text: str | None = None, path: Path | None = None) -> list[
             pattern = re.compile(row["diagnostic"], re.IGNORECASE) if row["diagnostic"] else None
         except re.error as exc:
             raise src.fail((i, "diagnostic"), f"is not a valid regular expression: {exc}") from None
+        if row["rescue"] and not _RESCUE.match(row["rescue"]):
+            raise src.fail((i, "rescue"), f"'{row['rescue']}': expected rescue options --memory x<factor>, "
+                           "--memory <MB> or --retries <n>")
+        if row["rescue"] and row["action"] != "rescue":
+            raise src.fail((i, "rescue"), f"is only for action rescue (this entry's action is {row['action']})")
         out.append(KnownError(row["label"], row["error"], pattern, row["meaning"], row["action"], row["advice"],
-                              row["ticket"], f"{src.path}:{src.line((i,))}", row["exception"]))
+                              row["ticket"], f"{src.path}:{src.line((i,))}", row["exception"], row["rescue"]))
     return out
 
 
@@ -116,3 +127,26 @@ def load_known_errors(user_file: str | Path | None = None) -> list[KnownError]:
 def classify(group: FailureGroup, table: list[KnownError]) -> KnownError | None:
     """The first known error matching the group, or `None` (to be reviewed)."""
     return next((row for row in table if row.matches(group)), None)
+
+
+def advised_rescue(groups: list[FailureGroup], table: list[KnownError]) -> str:
+    """The rescue options the table advises for a run's failures, for the tasks they concern
+    (``--memory x2 --task isr``); empty when no failure has a rescue advice, or one needs review.
+
+    A run with a failure the table does not know, or one it says to investigate, gets no advice:
+    a rescue would be a guess.
+    """
+    options: dict[str, None] = {}
+    tasks: dict[str, None] = {}
+    for group in groups:
+        row = classify(group, table)
+        if row is None or row.action == "investigate":
+            return ""
+        if row.action == "rescue" and row.rescue:
+            options.update(dict.fromkeys(row.rescue.split("--")[1:]))
+            if "memory" in row.rescue:
+                tasks[group.label] = None
+    words = ["--" + o.strip() for o in options]
+    if len({w.split()[0] for w in words}) != len(words):  # two different amounts for one option: no advice
+        return ""
+    return " ".join(words + [f"--task {t}" for t in tasks if t])

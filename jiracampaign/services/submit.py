@@ -36,6 +36,7 @@ import yaml
 from ..childenv import child_environment, secret_variables
 from ..config import Config, data_dir
 from ..core import texts
+from ..core.attempts import SETTLING, Verdict, attempt_ident, by_group, first_ident
 from ..core.ledger import Entry
 from ..core.records import NO_RUN_ID, CampaignRecord, RunIdentity, SubmissionRecord
 from ..core.states import BatchState
@@ -107,7 +108,7 @@ def next_attempt_file(record: SubmissionRecord) -> str:
     run and submit folder again. The next attempt has its own file, output run (``.../attempt<n>``)
     and run name.
     """
-    return f"{record.step}/{record.submission}-a{record.attempt + 1}.yaml"
+    return f"{record.step}/{attempt_ident(first_ident(record.submission, record.attempt), record.attempt + 1)}.yaml"
 
 
 def run_folder(folder: Path, record: SubmissionRecord) -> Path:
@@ -116,7 +117,7 @@ def run_folder(folder: Path, record: SubmissionRecord) -> Path:
     BPS's default ``submitPath`` (``${PWD}/submit/...``) and Parsl's ``runinfo/`` are written there,
     apart from the files ``plan`` and ``create`` replace.
     """
-    return Path(folder) / "runs" / f"{record.submission}-a{record.attempt}"
+    return Path(folder) / "runs" / f"{first_ident(record.submission, record.attempt)}-a{record.attempt}"
 
 
 def wms_of(yaml_text: str) -> str:
@@ -153,6 +154,19 @@ def bps_folder(words: list[str], path: str | None = None) -> str | None:
     return str(Path(found).absolute().parent) if found else None
 
 
+def verdict_of(item: Item) -> Verdict | None:
+    """The verdict settling the item's current run, if any."""
+    record = item.record
+    sync = item.sync
+    if sync is None or not sync.verdict or not isinstance(record, SubmissionRecord) or record.run is None \
+            or sync.run_name != record.run.run_name:
+        return None
+    try:
+        return Verdict(sync.verdict)
+    except ValueError:
+        return None
+
+
 def waiting_reason(item: Item) -> tuple[str, str]:
     """Why a submission of an earlier step is not done yet: ``(state, what to do)``.
 
@@ -166,10 +180,10 @@ def waiting_reason(item: Item) -> tuple[str, str]:
     if not state:
         return "not synced", "run 'jiracampaign sync' to read its state"
     if state == BatchState.PARTIAL.value:
-        return state, ("a partial run ended with failed quanta: read its failure summary, then submit its next "
-                       "attempt, or accept what it produced with --force")
+        return state, (f"a partial run ended with failed quanta: read its failure summary, then rescue it "
+                       f"(jiracampaign rescue {item.key}) or accept what it produced (jiracampaign accept {item.key})")
     if state == BatchState.FAILED.value:
-        return state, "a failed run needs its next attempt"
+        return state, f"a failed run needs its next attempt: jiracampaign rescue {item.key}"
     return state, "run 'jiracampaign sync' once it has ended"
 
 
@@ -243,10 +257,16 @@ class Submitter:
 
     @staticmethod
     def blockers(item: Item, epic: Item, items: list[Item]) -> list[Item]:
-        """Unfinished submissions of the steps ``item``'s step must follow."""
+        """The groups of the steps ``item``'s step must follow that are not done, each by its latest attempt.
+
+        A group is done when its latest attempt is (it succeeded), or was settled by a verdict (accepted,
+        force-completed; a rejected group no longer holds the next step, which leaves its outputs out).
+        """
         info = epic.record.step(item.record.step) if isinstance(epic.record, CampaignRecord) else None
         after = set(info.after) if info else set()
-        return [t for t in items if isinstance(t.record, SubmissionRecord) and t.record.step in after and not t.done]
+        subs = [t for t in items if isinstance(t.record, SubmissionRecord) and t.record.step in after]
+        latest = [chain[-1] for chain in by_group((t.record, t) for t in subs).values()]
+        return sorted((t for t in latest if not t.done and verdict_of(t) not in SETTLING), key=lambda t: t.ident)
 
     @staticmethod
     def waiting_detail(step: str, waiting: list[Item]) -> str:
@@ -317,8 +337,8 @@ class Submitter:
             following = self.folder / next_attempt_file(record)
             return SubmitResult(item.key, item.ident, "refused",
                                 f"already submitted as {done} (attempt {record.attempt}); a run is never submitted "
-                                f"twice from one file: the next attempt goes in {following} "
-                                f"with output run .../attempt{record.attempt + 1}")
+                                f"twice from one file: 'jiracampaign rescue {item.key}' prepares the next attempt "
+                                f"({following}, output run .../attempt{record.attempt + 1})")
         if done:
             return SubmitResult(item.key, item.ident, "skipped", f"already submitted as {done}")
         waiting = self.blockers(item, epic, items)

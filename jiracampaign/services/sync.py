@@ -22,7 +22,8 @@ from typing import Callable
 
 from ..config import Config, data_dir
 from ..core import texts
-from ..core.known_errors import load_known_errors
+from ..core.documents import Mono, Paragraph
+from ..core.known_errors import advised_rescue, load_known_errors
 from ..core.leases import Lease
 from ..core.ledger import DIGEST_FILE, Entry, SyncState
 from ..core.records import CampaignRecord
@@ -35,6 +36,7 @@ from ..sources.base import StatusSource
 from ..trackers.base import Item, Tracker
 from .leases import release_lease, take_lease
 from .ledger import ledger_from_items, load_ledger
+from .verdict import close_superseded
 
 __all__ = ["Action", "SyncReport", "Syncer", "sync", "ATTENTION", "report_bytes"]
 
@@ -185,8 +187,9 @@ class Syncer:
                 run_state = BatchState(entry.state) if entry and entry.state else None
             except ValueError:
                 run_state = None
-            if run_state is None or run_state is BatchState.UNKNOWN or self.tracker.shows_state(item, run_state):
-                continue
+            if run_state is None or run_state is BatchState.UNKNOWN or entry.verdict \
+                    or self.tracker.shows_state(item, run_state):
+                continue  # a settled run's item is closed by its verdict, whatever the run did
             what = self.tracker.state_action(run_state)
             actions.append(Action(item.key, "transition", f"{item.key}: shows {item.status or 'nothing'}, its run is "
                                   f"{run_state.value}: {what}",
@@ -264,6 +267,9 @@ class Syncer:
                     report.deferred.append((entry.key, entry.run_name, status.message))
                 if self._apply(states[epic_key][0], states[epic_key][1], entry, status, now, dry_run, report):
                     dirty.add(epic_key)
+        for epic_key, (epic, state) in states.items():
+            if self._close_superseded(epic, state, dry_run, report):
+                dirty.add(epic_key)
         for epic_key in sorted(dirty):
             epic, state = states[epic_key]
             self._finish_epic(epic, state, now, dry_run, report)
@@ -279,6 +285,9 @@ class Syncer:
             report.attention.append((entry.key, entry.run_name, status.state.value))
         kinds, full = texts.failure_signatures(status.failures) if status.failures_read else ("", entry.failures)
         new = dataclasses.replace(entry, state=status.state.value, digest=status.digest or entry.digest, failures=full)
+        if status.failures_read:
+            new.failed_tasks = ",".join(dict.fromkeys(g.label for g in status.failures if g.label))
+            new.advice = advised_rescue(status.failures, self.known) if status.state.final else ""
         if status.detail:  # counts are exact only when the tasks were read; otherwise keep the last ones
             new.total, new.finished, new.failed, new.running = (status.total, status.finished, status.failed,
                                                                 status.running)
@@ -303,6 +312,10 @@ class Syncer:
                               lambda: self.tracker.put_note(key, texts.STATUS_SLOT, body)))
         if status.failures_read and status.failures and full != entry.failures:
             summary = texts.failure_doc(status, new, self.known)
+            if new.advice:
+                summary.add(Paragraph(["Advised: ", Mono(f"jiracampaign rescue {key} {new.advice}"),
+                                       " (or, for every advised rescue of the campaign, ",
+                                       Mono(f"jiracampaign rescue --campaign {epic.ident} --advised"), ")."]))
             if status.report is not None and status.report_name:  # attached first: the summary points to it
                 content = report_bytes(status.report)
                 actions.append(Action(key, "report", f"{key}: failure report {status.report_name} "
@@ -318,6 +331,16 @@ class Syncer:
             return False  # the entry stays as it was: the next sync tries again
         state.entries[key] = new
         return True
+
+    def _close_superseded(self, epic: Item, state: SyncState, dry_run: bool, report: SyncReport) -> bool:
+        """Close the earlier attempts of groups whose latest attempt succeeded or was accepted; whether any was."""
+        actions = [Action(key, "verdict", text, write) for key, text, write in close_superseded(self.tracker, state)]
+        if not actions or (not dry_run and not self._may_write(epic, report)):
+            return False
+        closed = False
+        for action in actions:  # one by one: a failure leaves the others to be closed
+            closed = _execute([action], dry_run, report) or closed
+        return closed
 
     def _attach_changed(self, key: str, filename: str, content: bytes) -> str:
         """Attach ``content`` unless the item already has it under that name (the tracker replaces a file
