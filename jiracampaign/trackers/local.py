@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
+from ..core.attempts import Verdict
 from ..core.documents import Document
 from ..core.leases import Lease
 from ..core.records import Record, SyncRecord, record_from_json
@@ -307,6 +308,45 @@ class LocalTracker(Tracker):
     def close_item(self, key: str) -> None:
         """Close an item (a campaign no longer followed by sync)."""
         self._write(key, "UPDATE tickets SET closed = 1, updated = ? WHERE key = ?", (_now(), key))
+
+    def set_verdict(self, key: str, verdict: str) -> str:
+        """Close the item (it counts as done) and keep its run state as it is (its status still shows it,
+        e.g. ``partial``); the verdict is a history row (field ``verdict``), read back by `verdict`."""
+        try:
+            value = Verdict(verdict).value
+        except ValueError:
+            raise TrackerError(f"{key}: unknown verdict '{verdict}' (expected one of "
+                               f"{', '.join(v.value for v in Verdict)})") from None
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")  # two writers: one reads and writes, then the other
+            row = self._get(key)
+            before = self._verdict(key)
+            if before != value or not row["closed"]:
+                now = _now()
+                self.db.execute("UPDATE tickets SET closed = 1, updated = ? WHERE key = ?", (now, key))
+                if before != value:
+                    self.db.execute("INSERT INTO history (key, field, old, new, at) VALUES (?, 'verdict', ?, ?, ?)",
+                                    (key, before, value, now))
+                log.info("%s: verdict %s%s", key, value, f" (was {before})" if before and before != value else "")
+        return row["state"] or "closed"
+
+    def _verdict(self, key: str) -> str | None:
+        row = self.db.execute("SELECT new FROM history WHERE key = ? AND field = 'verdict' ORDER BY id DESC LIMIT 1",
+                              (key,)).fetchone()
+        return row["new"] if row else None
+
+    def verdict(self, key: str) -> str | None:
+        """The verdict last set on an item (`set_verdict`), `None` if none was."""
+        self._get(key)
+        return self._verdict(key)
+
+    def with_verdict(self, campaign: str, verdict: str) -> list[str]:
+        """Keys of a campaign's items whose latest verdict is ``verdict``, in creation order."""
+        rows = self.db.execute(
+            "SELECT t.key FROM tickets t JOIN history h ON h.key = t.key AND h.field = 'verdict' WHERE t.campaign = ? "
+            "AND h.id = (SELECT MAX(id) FROM history WHERE key = t.key AND field = 'verdict') AND h.new = ? "
+            "ORDER BY t.num", (campaign, verdict))
+        return [r["key"] for r in rows]
 
     def link(self, key: str, other: str, relation: str) -> None:
         self._get(key)

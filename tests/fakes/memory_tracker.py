@@ -47,6 +47,7 @@ class Stored:
     links: set[tuple[str, str]] = field(default_factory=set)      # (relation, other key)
     lease: dict | None = None
     states: list[str] = field(default_factory=list)               # every run state shown, in order
+    verdict: str | None = None                                    # the decision that closed it (`set_verdict`)
 
 
 class MemoryTracker(Tracker):
@@ -192,6 +193,13 @@ class MemoryTracker(Tracker):
         if (relation, other) not in links:
             links.add((relation, other))
             self._wrote("link", key)
+
+    def set_verdict(self, key: str, verdict: str) -> str:
+        s = self._get(key)
+        if s.verdict != verdict or not s.closed:
+            s.verdict, s.closed = verdict, True
+            self._wrote("set_verdict", key)
+        return s.state or "closed"
 
     def shows_state(self, item: Item, state: BatchState) -> bool:
         return item.status == state.value
