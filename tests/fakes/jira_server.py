@@ -6,7 +6,9 @@ fields and the epic hierarchy, Cloud's removed ``/search`` (410) and its eventua
 the XSRF header on attachments, transitions allowed only from the right status, property size.
 Saved filters (``/rest/api/2/filter``: Cloud's ``/filter/search``, which Data Center lacks) and the
 Agile boards on them (``/rest/agile/1.0/board``: Cloud needs a ``location``, Data Center ignores it and
-its board list ignores ``filterId``), with the shapes of each flavour.
+its board list ignores ``filterId``), with the shapes of each flavour. Issue links and their types: a link
+asked for twice is answered 201 and kept once (as Atlassian documents); making a link type takes the
+Administer Jira permission (``admin``), refused with 404 on Cloud (as documented) and 403 on Data Center.
 Faults can be injected per request: 429 with Retry-After, 503, 500, or a lost response (the
 request is carried out, then the connection is closed without an answer).
 """
@@ -131,6 +133,9 @@ class FakeJira(Loopback):
                             "ADD_COMMENTS", "EDIT_OWN_COMMENTS", "TRANSITION_ISSUES"}
         self.types = dict(TYPES)
         self.links: list[dict] = []  # {"id", "type", "inward", "outward"}
+        self.link_types = dict(LINK_TYPES)  # name -> (id, inward, outward)
+        self.link_type_ids = itertools.count(10100)
+        self.admin = True  # False: the user lacks the Administer Jira permission (cannot make link types)
         self.filters: dict[str, dict] = {}  # id -> {id, name, jql, description, owner, favourite, shares}
         self.filter_ids = itertools.count(10000)
         self.boards: dict[int, dict] = {}  # id -> {id, name, type, filter, location, private, columns}
@@ -367,10 +372,76 @@ class FakeJira(Loopback):
         return {"id": sid, "name": name, "self": f"{self.url}{API}/status/{sid}",
                 "statusCategory": {"key": cat, "name": cat_name, "id": {"new": 2, "indeterminate": 4, "done": 3}[cat]}}
 
+    def link_type_json(self, name: str) -> dict:
+        kind = self.link_types[name]
+        return {"id": kind[0], "name": name, "inward": kind[1], "outward": kind[2],
+                "self": f"{self.url}{API}/issueLinkType/{kind[0]}"}
+
+    def find_link_type(self, body: dict) -> str:
+        """The name of the link type an issue link asks for, by ``name`` or ``id`` (404 when there is none)."""
+        wanted = body.get("type") or {}
+        for name, kind in self.link_types.items():
+            if wanted.get("name") == name or wanted.get("id") and str(wanted["id"]) == kind[0]:
+                return name
+        asked = wanted.get("name") or wanted.get("id")
+        raise HttpError(404, messages(f"No issue link type with name '{asked}' found."))
+
+    def create_link_type(self, body: Any) -> dict:
+        if not self.admin:  # Cloud documents 404 for a user without the permission; Data Center says forbidden
+            if self.cloud:
+                raise HttpError(404, messages("You do not have the permission to create issue link types."))
+            raise HttpError(403, messages("You must have global administrator rights in order to modify issue link "
+                                          "types."))
+        body = body if isinstance(body, dict) else {}
+        errors = {f: f"The {f} is required." for f in ("name", "inward", "outward")
+                  if not isinstance(body.get(f), str) or not body[f].strip()}
+        if errors:
+            raise HttpError(400, messages(errors=errors))
+        if any(name.casefold() == body["name"].casefold() for name in self.link_types):
+            raise HttpError(404 if self.cloud else 400,
+                            messages(f"The issue link type name '{body['name']}' is in use."))
+        self.link_types[body["name"]] = (str(next(self.link_type_ids)), body["inward"], body["outward"])
+        return self.link_type_json(body["name"])
+
+    def update_field(self, issue: Issue, name: str, operations: Any, fields: dict) -> Any:
+        """A field after the ``update`` operations of an issue edit (``labels`` only: add, remove, set)."""
+        refuse = lambda text: HttpError(400, messages(errors={name: text}))  # noqa: E731
+        if name in fields:
+            raise refuse(f"Field '{name}' cannot be set and updated at once.")
+        if name != "labels":
+            raise refuse(f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown.")
+        labels = list(issue.fields.get("labels") or [])
+        for operation in operations or []:
+            for verb, label in (operation or {}).items():
+                if verb not in ("add", "remove", "set"):
+                    raise refuse(f"Operation '{verb}' is not supported for labels.")
+                given = label if verb == "set" else [label]
+                if any(not isinstance(one, str) or not one or " " in one for one in given or []):
+                    raise refuse("The label must not contain spaces.")
+                if verb == "set":
+                    labels = list(given)
+                elif verb == "add" and label not in labels:
+                    labels.append(label)
+                elif verb == "remove" and label in labels:
+                    labels.remove(label)
+        return labels
+
+    def add_link(self, body: Any) -> None:
+        """``POST /issueLink``: a link asked for again (same type and issues each side) is not made twice."""
+        body = body if isinstance(body, dict) else {}
+        name = self.find_link_type(body)
+        keys = [self.issue(str((body.get(side) or {}).get("key") or (body.get(side) or {}).get("id") or "")).key
+                for side in ("inwardIssue", "outwardIssue")]
+        if any(link["type"] == name and [link["inward"], link["outward"]] == keys for link in self.links):
+            return
+        self.links.append({"id": str(40001 + len(self.links)), "type": name, "inward": keys[0], "outward": keys[1]})
+
     def link_json(self, link: dict, key: str) -> dict:
-        """A link as JIRA shows it on one of its two issues: the other issue under its direction."""
-        kind = LINK_TYPES[link["type"]]
-        out = {"id": link["id"], "type": {"id": kind[0], "name": link["type"], "inward": kind[1], "outward": kind[2]}}
+        """A link as JIRA shows it on one of its two issues: the other issue under its direction (the
+        ``inwardIssue`` of the request that made it reads "<outward> <outwardIssue>" on its page)."""
+        kind = self.link_types[link["type"]]
+        out = {"id": link["id"], "type": {"id": kind[0], "name": link["type"], "inward": kind[1], "outward": kind[2],
+                                          "self": f"{self.url}{API}/issueLinkType/{kind[0]}"}}
         if link["inward"] == key:
             out["outwardIssue"] = {"key": link["outward"]}
         else:
@@ -626,13 +697,12 @@ class _Handler(BaseHTTPRequestHandler):
             issue = fake.create(self.json_body(raw))
             return ok({"id": str(issue.id), "key": issue.key, "self": f"{fake.url}{API}/issue/{issue.id}"}, 201)
         if path == f"{API}/issueLink" and method == "POST":
-            body = self.json_body(raw)
-            name = (body.get("type") or {}).get("name")
-            if name not in LINK_TYPES:
-                raise HttpError(404, messages(f"No issue link type with name '{name}' found."))
-            keys = [fake.issue((body.get(side) or {}).get("key", "")).key for side in ("inwardIssue", "outwardIssue")]
-            fake.links.append({"id": str(40001 + len(fake.links)), "type": name, "inward": keys[0], "outward": keys[1]})
+            fake.add_link(self.json_body(raw))
             return ok(None, 201)
+        if path == f"{API}/issueLinkType" and method == "GET":
+            return ok({"issueLinkTypes": [fake.link_type_json(name) for name in fake.link_types]})
+        if path == f"{API}/issueLinkType" and method == "POST":
+            return ok(fake.create_link_type(self.json_body(raw)), 201)
         if path == f"{API}/issue/bulk" and method == "POST":
             return self.bulk(self.json_body(raw))
         if path in (f"{API}/search", f"{API}/search/jql"):
@@ -650,6 +720,8 @@ class _Handler(BaseHTTPRequestHandler):
                     if name == "labels" and any(" " in lbl for lbl in value):
                         raise HttpError(400, messages(errors={"labels": "The label must not contain spaces."}))
                     issue.fields[name] = value
+                for name, operations in (body.get("update") or {}).items():
+                    issue.fields[name] = fake.update_field(issue, name, operations, body.get("fields") or {})
                 return 204, None, {}, None, ""
         if mm := m(rf"{API}/issue/([^/]+)/attachments"):
             return self.attach(fake.issue(mm.group(1)), raw)

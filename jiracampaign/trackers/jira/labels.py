@@ -3,11 +3,12 @@ marker line of a comment it keeps up to date."""
 
 from __future__ import annotations
 
+from ...core.attempts import Verdict
 from ...core.records import CampaignRecord, StepRecord, SubmissionRecord
 from ..base import NewItem
 
 __all__ = ["PROPERTY", "SYNC_PROPERTY", "LEASE_PROPERTY", "LABEL", "EPIC_LABEL", "RETIRED_LABEL", "campaign_label", "ident_label", "labels_of",
-           "marker_line"]
+           "marker_line", "verdict_label", "verdict_labels", "verdict_of"]
 
 PROPERTY = "jiracampaign"  # issue property holding an item's record
 SYNC_PROPERTY = "jiracampaign.sync"  # issue property holding what sync last wrote to a submission
@@ -25,6 +26,22 @@ def campaign_label(campaign_id: str) -> str:
 def ident_label(ident: str) -> str:
     """Label unique to one ticket (epic, step or submission): the handle for idempotent creation."""
     return f"jcid-{ident}"
+
+
+def verdict_label(verdict: str) -> str:
+    """Label of a submission ticket closed on a decision (``jc-accepted``, ``jc-rescued``...): JQL finds them by it."""
+    return f"jc-{Verdict(verdict).value}"
+
+
+def verdict_labels() -> set[str]:
+    """Every verdict label."""
+    return {verdict_label(v.value) for v in Verdict}
+
+
+def verdict_of(labels: list[str]) -> str | None:
+    """The verdict a ticket's labels show (the last verdict label, should there be two), or `None`."""
+    found = [label for label in labels if label in verdict_labels()]
+    return found[-1][len("jc-"):] if found else None
 
 
 def labels_of(item: NewItem) -> list[str]:

@@ -27,5 +27,8 @@ SETTINGS: tuple[Key, ...] = (
         Key("subtask_type", "str", "Id of the sub-task issue type (hierarchy `subtask`)."),
         Key("epic_link_field", "str", "Data Center: id of the Epic Link custom field (found by schema, not by its translated name)."),
         Key("epic_name_field", "str", "Data Center: id of the Epic Name custom field."),
+        Key("rescue_link_type", "str", "Name of the issue link type joining a rescue attempt to the attempt it "
+            "follows; empty: a type whose outward description is `rescues`, else the type `Rescue` made once "
+            "(needs JIRA administration rights), else `Relates`."),
     )),
 )

@@ -3,7 +3,9 @@
 Cloud links children with ``parent``; Data Center with the Epic Link field and needs Epic Name on
 the epic; sub-tasks (hierarchy ``subtask``) hang under one Task per step on both. Every ticket
 carries the labels ``jiracampaign``, ``jc-<campaign>`` and ``jcid-<ident>`` (the handle for
-searching before creating) and its metadata in the issue property ``jiracampaign``.
+searching before creating) and its metadata in the issue property ``jiracampaign``. A submission closed
+on a verdict also carries ``jc-<verdict>``; a rescue attempt is joined to the attempt it follows by an
+issue link ("PREOPS-9 rescues PREOPS-4").
 """
 
 from __future__ import annotations
@@ -30,12 +32,12 @@ from . import wiki
 from .boards import Boards
 from .client import JiraClient
 from .labels import (EPIC_LABEL, LABEL, LEASE_PROPERTY, PROPERTY, RETIRED_LABEL, SYNC_PROPERTY, campaign_label,
-                     ident_label, labels_of, marker_line)
+                     ident_label, labels_of, marker_line, verdict_label, verdict_labels, verdict_of)
 from .credentials import find_secret
 from .settings import SETTINGS
 from .setup import discover
 from .wiki_text import spans as wiki_spans
-from .workflow import move_to_first, status_targets
+from .workflow import CATEGORIES, current_status, move_to_first, status_targets
 
 __all__ = ["JiraTracker", "marker_line", "PROPERTY", "SYNC_PROPERTY", "LABEL", "EPIC_LABEL"]
 
@@ -44,6 +46,12 @@ log = logging.getLogger(__name__)
 BULK = 50
 FIELDS = ["summary", "status", "labels", "attachment", "issuetype", "parent", "created"]  # not description: large
 PROPERTIES = [PROPERTY, SYNC_PROPERTY, LEASE_PROPERTY]
+#: relations `link` knows: relation -> the link type it makes when none fits (name, outward, inward description)
+RELATIONS = {"rescues": ("Rescue", "rescues", "is rescued by")}
+#: a default link type of every JIRA, used when the one wanted cannot be made
+FALLBACK_LINK_TYPE = "Relates"
+#: where `set_verdict` moves a ticket when ``sync.verdict_status`` is not set
+VERDICT_STATUS = "Done"
 
 
 _MARKER = re.compile(re.escape(marker_line("\x00")).replace("\\x00", "(.+?)").replace("\x00", "(.+?)") + r"\s*$")
@@ -53,6 +61,14 @@ def _marker_of(body: str) -> str | None:
     """The slot named by a comment's marker line (its last line), if it has one."""
     found = _MARKER.search(body)
     return found.group(1) if found else None
+
+
+def _optional(config: Config, name: str, default: str) -> str:
+    """A setting that may not be declared (``sync.verdict_status``): its value, else ``default``."""
+    try:
+        return str(config.get(name) or "") or default
+    except KeyError:
+        return default
 
 
 def _epoch(stamp: str | None) -> float:
@@ -82,6 +98,12 @@ class JiraTracker(Tracker):
     index_lag : `float`
         Cloud: seconds a new issue may stay out of search results; a search that must be complete
         (before creating what it does not find) waits until the writes it knows of are this old.
+    link_types : `dict`, optional
+        Link type name to use for a relation of `RELATIONS` (``jira.rescue_link_type`` for ``rescues``);
+        a relation not given (or empty) is looked up and, failing that, made once (`link`).
+    verdict_statuses : `list` of `str`, optional
+        Statuses `set_verdict` moves a ticket to, the first reachable (``sync.verdict_status``; default ``Done``);
+        failing those, any status of the done category.
     """
 
     name = "jira"
@@ -89,7 +111,8 @@ class JiraTracker(Tracker):
 
     def __init__(self, client: JiraClient, project: str, hierarchy: str = "task", ids: dict | None = None,
                  consistency_checks: int = 4, statuses: Mapping[BatchState, list[str]] | None = None,
-                 index_lag: float = 5.0):
+                 index_lag: float = 5.0, link_types: Mapping[str, str] | None = None,
+                 verdict_statuses: Sequence[str] | None = None):
         self.client, self.project, self.hierarchy = client, project, hierarchy
         self.index_lag = float(index_lag) if client.cloud else 0.0
         self.lease_settle = 1.0  # until a lease read has measured the round trip
@@ -100,6 +123,9 @@ class JiraTracker(Tracker):
         self.written: deque[str] = deque(maxlen=50)  # ids to reconcile in Cloud searches
         self.created: dict[str, float] = {}  # key -> creation time (epoch), as the server says
         self.copies: dict[str, dict[str, list[str]]] = {}  # key -> file name -> every attachment id of that name
+        self.link_types = {k: v for k, v in (link_types or {}).items() if v}  # relation -> link type name
+        self.verdict_statuses = [s.strip() for s in verdict_statuses or () if s.strip()] or [VERDICT_STATUS]
+        self.verdicts: dict[str, str] = {}  # key -> the verdict its labels show, for the tickets read
 
     @property
     def step_items(self) -> bool:  # type: ignore[override]
@@ -116,8 +142,10 @@ class JiraTracker(Tracker):
                             flavour=config.get("jira.flavour"))
         ids = {k: config.get(f"jira.{k}") for k in ("epic_type", "task_type", "subtask_type", "epic_link_field",
                                                      "epic_name_field")}
+        verdict_statuses = _optional(config, "sync.verdict_status", VERDICT_STATUS).split(",")
         return cls(client, project, config.get("jira.hierarchy"), ids, statuses=status_targets(config),
-                   index_lag=config.get("jira.index_lag"))
+                   index_lag=config.get("jira.index_lag"), link_types={"rescues": config.get("jira.rescue_link_type")},
+                   verdict_statuses=verdict_statuses)
 
     def describe(self) -> str:
         return f"JIRA {'Cloud' if self.client.cloud else 'Data Center'} {self.client.server} project {self.project}"
@@ -166,6 +194,11 @@ class JiraTracker(Tracker):
             lease=lease,
         )
         self.copies[item.key] = {}
+        verdict = verdict_of([label for label in labels if label != campaign_label(record.campaign)])
+        if verdict:
+            self.verdicts[item.key] = verdict
+        else:
+            self.verdicts.pop(item.key, None)
         for att in fields.get("attachment") or []:
             self.copies[item.key].setdefault(att["filename"], []).append(str(att["id"]))
         self.items[item.key] = item
@@ -468,6 +501,10 @@ class JiraTracker(Tracker):
                 raise
 
     def shows_state(self, item: Item, state: BatchState) -> bool:
+        """Whether the ticket's status is one configured for ``state``; a ticket closed on a verdict shows
+        whatever state its run was in (its status is the verdict's)."""
+        if item.done and (self.verdicts.get(item.key) or (item.sync is not None and item.sync.verdict)):
+            return True
         targets = [t.casefold() for t in self.statuses.get(state) or []]
         return not targets or item.status.casefold() in targets
 
@@ -540,19 +577,118 @@ class JiraTracker(Tracker):
         targets = self.statuses.get(state) or []
         return f"move to {' or '.join(targets)}" if targets else ""
 
-    def link(self, key: str, other: str, relation: str) -> None:
-        """An issue link of the type named ``relation`` (created once: an existing link is left alone)."""
-        if self._linked(key, other, relation):
-            return
-        body = {"type": {"name": relation}, "outwardIssue": {"key": key}, "inwardIssue": {"key": other}}
-        self.client.call("link tickets", lambda: self.client.raw("POST", "issueLink", body=body), idempotent=False,
-                         verify=lambda: self._linked(key, other, relation) or None)
+    def set_verdict(self, key: str, verdict: str) -> str:
+        """Move the ticket to the first reachable of ``sync.verdict_status`` (else to any done-category
+        status), then label it ``jc-<verdict>`` (a verdict label it had before is replaced), so that
+        JQL finds it. One read when nothing is to change; returns the status it shows."""
+        try:
+            label = verdict_label(verdict)
+        except ValueError:
+            raise TrackerError(f"{key}: unknown verdict '{verdict}' (expected one of "
+                               f"{', '.join(sorted(v[len('jc-'):] for v in verdict_labels()))})") from None
+        raw = self.client.get("read ticket", f"issue/{key}", {"fields": "status,labels", "properties": PROPERTY})
+        fields = raw.get("fields") or {}
+        own = campaign_label(((raw.get("properties") or {}).get(PROPERTY) or {}).get("campaign") or "")
+        labels = [label for label in fields.get("labels") or [] if label != own]  # a campaign named "accepted"...
+        status = fields.get("status") or {}
+        here = status.get("name", "")
+        done = (status.get("statusCategory") or {}).get("key") == "done"
+        wanted = [t.casefold() for t in self.verdict_statuses]
+        if not (here.casefold() in wanted or done and label in labels):
+            reached = move_to_first(self.client, key, self.verdict_statuses + ["done"])
+            here = current_status(self.client, key)["name"] if reached.casefold() in CATEGORIES else reached
+            log.info("%s: closed as %s (%s)", key, verdict, here)
+        stale = [other for other in labels if other in verdict_labels() and other != label]
+        if label not in labels or stale:
+            changes = [{"add": label}] + [{"remove": other} for other in stale]
+            self.client.put("label verdict", f"issue/{key}", {"update": {"labels": changes}})
+        self.verdicts[key] = label[len("jc-"):]
+        if key in self.items:
+            self.items[key].status, self.items[key].done = here, True
+        return here
 
-    def _linked(self, key: str, other: str, relation: str) -> bool:
+    def link(self, key: str, other: str, relation: str) -> None:
+        """An issue link that reads ``key`` ``relation`` ``other`` on ``key``'s page ("PREOPS-9 rescues PREOPS-4")
+        and the inward description on ``other``'s ("is rescued by PREOPS-9"). A relation of `RELATIONS` uses the
+        link type `_link_type` finds; any other relation names a link type. ``key``'s links are read first and
+        the link is made only when none of that type joins the two; the type is looked up once per tracker."""
+        links = self._links(key)
+        known = RELATIONS.get(relation.casefold())
+        if known and relation.casefold() not in self.link_types and self._joins(links, other, outward=known[1]):
+            return
+        name = self._link_type(relation)
+        if self._joins(links, other, name=name):
+            return
+        # JIRA shows the link type's outward description on the inward issue's page (the issue linking model:
+        # an issue whose link names an ``outwardIssue`` reads "<outward> <that issue>")
+        body = {"type": {"name": name}, "inwardIssue": {"key": key}, "outwardIssue": {"key": other}}
+        self.client.call("link tickets", lambda: self.client.raw("POST", "issueLink", body=body), idempotent=False,
+                         verify=lambda: self._joins(self._links(key), other, name=name) or None)
+        log.info("%s %s %s (issue link type %s)", key, relation, other, name)
+
+    def _links(self, key: str) -> list[dict]:
         raw = self.client.get("read links", f"issue/{key}", {"fields": "issuelinks"})
-        return any((link.get("type") or {}).get("name", "").casefold() == relation.casefold()
-                   and other in ((link.get("outwardIssue") or {}).get("key"), (link.get("inwardIssue") or {}).get("key"))
-                   for link in (raw.get("fields") or {}).get("issuelinks") or [])
+        return (raw.get("fields") or {}).get("issuelinks") or []
+
+    @staticmethod
+    def _joins(links: list[dict], other: str, name: str = "", outward: str = "") -> bool:
+        """Whether one of an issue's ``links`` reads "<type's outward description> ``other``" on it (either
+        way for a type whose two descriptions are the same), for the type ``name`` or any type whose outward
+        description is ``outward``."""
+        for link in links:
+            kind = link.get("type") or {}
+            if name and kind.get("name", "").casefold() != name.casefold():
+                continue
+            if outward and kind.get("outward", "").casefold() != outward.casefold():
+                continue
+            ends = [(link.get("outwardIssue") or {}).get("key")]
+            if kind.get("inward", "").casefold() == kind.get("outward", "").casefold():
+                ends.append((link.get("inwardIssue") or {}).get("key"))
+            if other in ends:
+                return True
+        return False
+
+    def _link_type(self, relation: str) -> str:
+        """The link type name for ``relation``: the configured one; else a type whose outward description is
+        the relation (``rescues``), or named as `RELATIONS` names it; else that type, made now (JIRA
+        administrators only); else `FALLBACK_LINK_TYPE`, with a warning. Kept for this tracker's life."""
+        known = RELATIONS.get(relation.casefold())
+        if known is None:
+            return relation
+        if relation.casefold() in self.link_types:
+            return self.link_types[relation.casefold()]
+        name, outward, inward = known
+        types = self._read_link_types()
+        found = next((t["name"] for t in types if t.get("outward", "").casefold() == outward), None)
+        found = found or next((t["name"] for t in types if t.get("name", "").casefold() == name.casefold()), None)
+        self.link_types[relation.casefold()] = found or self._make_link_type(name, outward, inward)
+        return self.link_types[relation.casefold()]
+
+    def _read_link_types(self) -> list[dict]:
+        return self.client.get("read issue link types", "issueLinkType").get("issueLinkTypes") or []
+
+    def _make_link_type(self, name: str, outward: str, inward: str) -> str:
+        def make():
+            try:
+                return self.client.raw("POST", "issueLinkType",
+                                       body={"name": name, "inward": inward, "outward": outward}).json()
+            except JIRAError as exc:  # not an administrator: Cloud answers 404, Data Center 403
+                if exc.status_code in (403, 404):
+                    return {}
+                raise
+
+        def verify():
+            return next((t for t in self._read_link_types() if t.get("name", "").casefold() == name.casefold()), None)
+
+        made = self.client.call("make issue link type", make, idempotent=False, verify=verify)
+        if made:
+            log.info("made the issue link type %s (%s / %s)", made.get("name", name), outward, inward)
+            return made.get("name") or name
+        log.warning("JIRA did not let %s make the issue link type '%s' (it takes the Administer Jira permission): "
+                    "linking as '%s' instead; an administrator can add a link type whose outward description is "
+                    "'%s', or name one in jira.%s_link_type", self.client.user or "this account", name,
+                    FALLBACK_LINK_TYPE, outward, name.lower())
+        return FALLBACK_LINK_TYPE
 
     # ---- views ----------------------------------------------------------------------------------------
     def board(self, campaign: str | None = None, known: ItemRef | None = None) -> Board:

@@ -10,7 +10,7 @@ from ...core.states import BatchState
 from ...errors import TrackerError
 from .client import JiraClient
 
-__all__ = ["CATEGORIES", "status_targets", "transition", "move_to_first"]
+__all__ = ["CATEGORIES", "status_targets", "current_status", "transition", "move_to_first"]
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,10 @@ def status_targets(config) -> dict[BatchState, list[str]]:
     return out
 
 
-def _status(client: JiraClient, key: str) -> dict:
+def current_status(client: JiraClient, key: str) -> dict:
+    """The ticket's status as JIRA shows it (``name``, ``statusCategory``...), read now."""
     return client.get("read status", f"issue/{key}", {"fields": "status"})["fields"]["status"]
+
 
 
 def transition(client: JiraClient, key: str, target: str) -> bool:
@@ -43,7 +45,7 @@ def transition(client: JiraClient, key: str, target: str) -> bool:
     seen: set[str] = set()
     moved = False
     for _ in range(MAX_STEPS):
-        status = _status(client, key)
+        status = current_status(client, key)
         here, here_cat = status["name"], status["statusCategory"]["key"]
         if (here_cat if by_category else here.casefold()) == wanted:
             return moved
@@ -67,7 +69,7 @@ def transition(client: JiraClient, key: str, target: str) -> bool:
 
 
 def _arrived(client: JiraClient, key: str, choice: dict) -> bool | None:
-    return True if _status(client, key)["name"] == choice["to"]["name"] else None
+    return True if current_status(client, key)["name"] == choice["to"]["name"] else None
 
 
 def _choose(options: list[dict], wanted: str, by_category: bool, here_cat: str, seen: set[str]) -> dict | None:
