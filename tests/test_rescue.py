@@ -218,3 +218,26 @@ def test_force_complete_settles_a_running_run(camp):
     assert state_of(camp, a)[1]
     accept_running = camp.run("accept", camp.keys["demo-w47_step1_002"])
     assert accept_running.exit_code != 0 and "still" in accept_running.output
+
+
+def test_create_names_the_rescue_that_makes_a_changed_group_s_next_attempt(camp, tmp_path):
+    (a, b, c), runs = start(camp)
+    spec = tmp_path / "changed.yaml"
+    spec.write_text(camp_demo().read_text().replace("requestMemory: 4096", "requestMemory: 6144"))
+    changed = camp.run("create", str(spec))
+    assert changed.exit_code == 0, changed.output
+    assert f"jiracampaign rescue {a} --set requestMemory=6144" in changed.stderr
+    made = camp.run("rescue", a, "--set", "requestMemory=6144", "--json")
+    assert made.exit_code == 0, made.output
+    new = json.loads(made.stdout)[0]["new_key"]
+    data = yaml.safe_load((FOLDER / "step1" / "demo-w47_step1_001-a2.yaml").read_text())
+    assert data["requestMemory"] == 6144
+    again = camp.run("create", str(spec))
+    assert again.exit_code == 0 and "no longer in the spec" not in again.stderr  # a later attempt is no orphan
+    assert f"Changed after submit: {a}" not in again.stderr  # attempt 2 carries the change
+    assert f"jiracampaign rescue {b} --set requestMemory=6144" in again.stderr  # the other groups still need one
+    rows = {r["key"]: r["action"] for r in json.loads(camp.run("create", str(spec), "--json").stdout)}
+    assert rows[a] == "unchanged"
+    spec.write_text(camp_demo().read_text().replace("requestMemory: 4096", "requestMemory: 9000"))
+    more = camp.run("create", str(spec))
+    assert f"jiracampaign rescue {new} --set requestMemory=9000" in more.stderr  # the latest attempt is named

@@ -81,7 +81,7 @@ def _warnings(result) -> None:
     frozen = [row for row in result.rows if row["action"] == FROZEN]
     for row in frozen:
         click.echo(f"Changed after submit: {row['key']} ({row['id']}) ran with its file as it was; the spec now plans "
-                   f"it differently: it needs a new attempt (its ticket and file are kept).", err=True)
+                   f"it differently: it needs a new attempt (its ticket and file are kept): {row['rescue']}", err=True)
     click.echo(f"Campaign {result.campaign}: epic {result.epic} ({'created' if result.epic_created else 'existing'}) "
                f"in {result.tracker}; {result.count('created')} created, {result.count('updated')} updated, "
                f"{result.count('unchanged')} unchanged" + (f", {len(frozen)} changed after submit" if frozen else "")

@@ -27,7 +27,7 @@ from ..core.attempts import attempt_run
 from ..errors import InputError
 
 __all__ = ["Overrides", "Derived", "derive_attempt", "BPS_KEYS", "JOB_KEYS", "DEFAULT_MEMORY", "MAX_FAILED_IDS",
-           "failed_query", "parse_memory"]
+           "failed_query", "parse_memory", "settings_between"]
 
 log = logging.getLogger(__name__)
 
@@ -321,3 +321,39 @@ def derive_attempt(text: str, name: str, attempt: int, ident: str, skip_runs: Se
     body = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000, allow_unicode=True)
     top = "".join(f"# {line}\n" for line in header)
     return Derived(top + body, payload["outputRun"], run_name, query, changes)
+
+
+def settings_between(old_text: str, new_text: str) -> list[str]:
+    """The ``--set key=value`` texts that turn the file that ran into the newly planned one, leaving out what
+    ``rescue`` sets itself (the attempt's names, its ``--skip-existing-in``); the keys the new plan dropped
+    become ``key=null``."""
+    try:
+        old, new = yaml.safe_load(old_text) or {}, yaml.safe_load(new_text) or {}
+    except yaml.YAMLError:
+        return []
+    if isinstance(old, dict) and old.get("extraQgraphOptions"):
+        words = shlex.split(str(old["extraQgraphOptions"]))
+        if _SKIP in words:
+            i = words.index(_SKIP)
+            del words[i:i + 2]
+        old["extraQgraphOptions"] = shlex.join(words)
+        if not words:
+            del old["extraQgraphOptions"]
+
+    def leaves(node: Any, path: tuple[str, ...] = ()) -> dict[str, Any]:
+        if isinstance(node, dict) and node:
+            out: dict[str, Any] = {}
+            for key, value in node.items():
+                out.update(leaves(value, path + (str(key),)))
+            return out
+        return {".".join(path): node}
+
+    before, after = leaves(old), leaves(new)
+    settings = []
+    for key in sorted(set(before) | set(after)):
+        if key in PROTECTED or before.get(key) == after.get(key):
+            continue
+        value = after.get(key)
+        text = "null" if key not in after else yaml.safe_dump(value, default_flow_style=True, width=10000).strip()
+        settings.append(f"{key}={text.removesuffix(chr(10) + '...').removesuffix(' ...')}")
+    return settings

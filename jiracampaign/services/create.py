@@ -10,17 +10,20 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from ..config import Config, data_dir
 from ..core import texts
+from ..core.attempts import group_key
 from ..core.documents import Document
 from ..core.leases import Lease
 from ..core.model import Campaign, Submission
 from ..core.records import CampaignRecord, StepInfo, StepRecord, SubmissionRecord
 from ..planning.plan import Plan, build_plan, check_folder, write_plan
+from ..planning.rescue import settings_between
 from ..planning.spec import LoadedSpec
 from ..plugins import open_tracker
 from ..trackers.base import Item, NewItem, Tracker
@@ -175,13 +178,23 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
         for sub in plan.submissions:
             item, is_new = items[sub.id], sub.id in created
             changes = _update_submission(tracker, item, plan, sub, campaign, is_new, folder, wanted)
-            if changes == [FROZEN]:
-                action, changes = FROZEN, []
+            rescue = ""
+            if changes[:1] == [FROZEN]:
+                action, (ran, planned_text), changes = FROZEN, changes[1:], []
+                latest = _latest_attempt(existing.values(), item)
+                if latest is not item:  # compared with the latest attempt's file: it may carry the change
+                    ran = tracker.read_attachment(latest.key, latest.record.file) or b""
+                settings = settings_between(ran.decode("utf-8"), planned_text) if ran else []
+                if latest is not item and not settings:
+                    action = "unchanged"
+                else:
+                    rescue = shlex.join(["jiracampaign", "rescue", latest.key,
+                                         *(w for s in settings for w in ("--set", s))])
             else:
                 action = "created" if is_new else ("updated" if changes else "unchanged")
             result.rows.append({"id": sub.id, "key": item.key, "step": sub.step,
                                 "group": f"{sub.group.index}/{sub.group.count}", "action": action,
-                                "changes": ",".join(changes), "file": sub.file})
+                                "changes": ",".join(changes), "file": sub.file, "rescue": rescue})
             if progress:
                 progress(1)
             if lease and changes:
@@ -190,14 +203,15 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
         if lease:
             release_lease(tracker, epic.key, lease)
     planned = {s.id for s in plan.submissions}
-    result.orphans = [t for t in existing.values() if t.kind == "submission" and t.ident not in planned]
+    result.orphans = [t for t in existing.values() if t.kind == "submission" and t.ident not in planned
+                      and not t.record.rescues]  # later attempts are made by rescue, not planned
     write_plan(plan, folder, force=force)
     log.info("campaign %s: %d created, %d updated, %d unchanged, %d changed after submit", campaign.id,
              result.count("created"), result.count("updated"), result.count("unchanged"), result.count(FROZEN))
     return result
 
 
-#: the action of a submission that ran and whose planned file or record differs from what ran
+#: the action of a submission that ran and whose planned file or record differs from what ran (``rescue`` makes it)
 FROZEN = "changed after submit: needs a new attempt"
 
 
@@ -312,7 +326,15 @@ def _frozen(tracker: Tracker, item: Item, plan: Plan, sub: Submission, campaign:
     ran = path.read_bytes() if path.is_file() else b""
     if hashlib.sha256(ran).hexdigest() != old.sha256:
         ran = tracker.read_attachment(item.key, old.file or Path(sub.file).name) or b""
+    planned = plan.file_text(sub)
     if ran:
         plan.kept[sub.id] = ran.decode("utf-8")
     log.info("%s (%s) ran already: its file and record are kept; the plan changed since", sub.id, item.key)
-    return [FROZEN]
+    return [FROZEN, ran, planned]
+
+
+def _latest_attempt(items: Iterable[Item], item: Item) -> Item:
+    """The latest attempt of ``item``'s group (``item`` itself until ``rescue`` made another)."""
+    record = item.record
+    same = [t for t in items if isinstance(t.record, SubmissionRecord) and group_key(t.record) == group_key(record)]
+    return max(same or [item], key=lambda t: t.record.attempt)
