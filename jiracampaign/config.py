@@ -39,6 +39,9 @@ CONFIG_KEYS: tuple[Key, ...] = (
             "follows the workload systems it declares."),
         *(Key(f"{state}_status", "str", f"Ticket status(es) for a run {meaning}; comma-separated, the first reachable wins.")
           for state, meaning in _RUN_STATES),
+        Key("verdict_status", "str", "Ticket status(es) for a submission settled by a verdict (accepted, rejected, "
+            "force-completed, rescued by a later attempt); comma-separated, the first reachable wins (else any status "
+            "in the Done category). The verdict is also a label, `jc-<verdict>`."),
         Key("known_errors", "str", "YAML file of your own known errors, tried before the packaged ones (see docs/sync.md)."),
         Key("check_minutes", "number", "How often (at most) a sync reads every ticket of a campaign to correct a status "
             "that does not show its run's state and fold notes or digests written twice; in between, an idle sync "

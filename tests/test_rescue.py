@@ -22,8 +22,9 @@ FOLDER = Path("camps") / "demo-w47"
 def links(camp, key: str) -> list[tuple[str, str]]:
     """``(relation, other)`` of the links going out of ``key`` ("rescues"), as the tracker stores them."""
     if camp.fake:
-        return [("rescues" if "escue" in l["type"] or l["type"] == "Relates" else l["type"], l["inward"])
-                for l in camp.fake.links if l["outward"] == key]
+        # JIRA shows the outward description on the inward issue's page: the new attempt is the inward one
+        return [("rescues" if "escue" in link["type"] else link["type"], link["outward"])
+                for link in camp.fake.links if link["inward"] == key]
     db = sqlite3.connect(camp.tmp / "store.sqlite")
     return list(db.execute("SELECT relation, other FROM links WHERE key = ?", (key,)))
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import os
 import re
@@ -187,6 +188,36 @@ def waiting_reason(item: Item) -> tuple[str, str]:
     return state, "run 'jiracampaign sync' once it has ended"
 
 
+def rejected_outputs(items: list[Item]) -> set[str]:
+    """The output collections of groups whose latest attempt was rejected (``.../group003``)."""
+    subs = [t for t in items if isinstance(t.record, SubmissionRecord)]
+    return {re.sub(r"/attempt\d+$", "", chain[-1].record.output_run)
+            for chain in by_group((t.record, t) for t in subs).values()
+            if verdict_of(chain[-1]) is Verdict.REJECTED and chain[-1].record.output_run}
+
+
+def leave_out(path: Path, rejected: set[str]) -> bytes:
+    """The BPS file's content, its ``inCollection`` without the rejected groups' outputs (the file is rewritten,
+    so the version submitted is attached again with its diff)."""
+    content = path.read_bytes()
+    if not rejected:
+        return content
+    text = content.decode("utf-8")
+    line = re.search(r"^(\s+inCollection:\s*)(.+)$", text, re.MULTILINE)
+    if not line:
+        return content
+    value = yaml.safe_load(line.group(2))
+    names = [n.strip() for n in str(value).split(",") if n.strip()]
+    kept = [n for n in names if n not in rejected]
+    if kept == names:
+        return content
+    log.info("%s: leaving the rejected groups' outputs out of inCollection: %s", path.name,
+             ", ".join(n for n in names if n in rejected))
+    new = text[:line.start(2)] + json.dumps(",".join(kept)) + text[line.end(2):]
+    path.write_text(new, encoding="utf-8")
+    return new.encode("utf-8")
+
+
 #: told, before anything runs, each selected submission's ``(key, id, run name)`` (the planned run name until it ran)
 Planned = Callable[[list[tuple[str, str, str]]], None]
 #: told each submission's result as soon as it is known (a submitted one as its ``bps submit`` returns)
@@ -252,6 +283,7 @@ class Submitter:
         except ValueError as exc:  # an unbalanced quote
             self.command, self.command_problem = [], str(exc).lower()
         self.secrets = secrets
+        self.rejected: set[str] = set()
         manifest = read_manifest(self.folder) if self.folder.is_dir() else None
         self.files = {e["id"]: self.folder / e["file"] for e in (manifest or {}).get("submissions", [])}
 
@@ -319,6 +351,7 @@ class Submitter:
                 tell(report.results[-1])
             return report
         report, entries = SubmitReport(), []
+        self.rejected = rejected_outputs(items)
         for item, outcome in decided:
             result = outcome if isinstance(outcome, SubmitResult) else self._run(item, outcome)
             report.results.append(result)
@@ -399,7 +432,7 @@ class Submitter:
 
     def _run(self, item: Item, path: Path) -> SubmitResult:
         record: SubmissionRecord = item.record
-        content = path.read_bytes()
+        content = leave_out(path, self.rejected)
         command = self.bps_command(path)
         try:
             workdir = self._workdir(record)
