@@ -324,31 +324,55 @@ def failure_doc(status: RunStatus, entry: Entry, table: list[KnownError], top: i
 
 
 def rollup_doc(entries: Iterable[Entry], steps: list[StepInfo], since: str) -> Document:
-    """The campaign's per-step table: submissions by state, files done and failed."""
+    """The campaign's per-step table: groups by state, files done and failed.
+
+    Each group of a step counts once, by its latest attempt (its highest ``attempt``; an entry of a ledger
+    written before groups were kept, ``group`` 0, goes with the group of an entry of the same first attempt,
+    else counts alone by its id). A verdict that settles a group (accepted, rejected, force-completed) is its
+    column; an attempt closed as ``rescued`` is superseded by a later one and not counted. Files are the
+    latest attempts'. ``Attempts`` (runs submitted, every attempt) shows when some group has more than one.
+    """
+    from .attempts import Verdict, first_ident
+
+    settled = [Verdict.ACCEPTED.value, Verdict.FORCE_COMPLETED.value, Verdict.REJECTED.value]
+    entries = list(entries)
+    named = {(e.step, first_ident(e.ident, e.attempt)): e.group for e in entries if e.group}
+    groups: dict[tuple[str, int, str], list[Entry]] = {}
+    for entry in entries:
+        first = first_ident(entry.ident, entry.attempt)
+        group = entry.group or named.get((entry.step, first), 0)
+        groups.setdefault((entry.step, group, "" if group else first), []).append(entry)
     rows: dict[str, Counter] = {s.name: Counter() for s in steps}
     files: dict[str, list[int]] = {s.name: [0, 0, 0] for s in steps}
-    for entry in entries:
-        rows.setdefault(entry.step, Counter())[entry.state or "pending"] += 1
-        total = files.setdefault(entry.step, [0, 0, 0])
-        total[0] += entry.total
-        total[1] += entry.finished
-        total[2] += entry.failed
+    runs: Counter = Counter()
+    for attempts in groups.values():
+        latest = max(attempts, key=lambda e: (e.attempt, e.ident))
+        state = latest.verdict if latest.verdict in settled else (latest.state or "pending")
+        rows.setdefault(latest.step, Counter())[state] += 1
+        runs[latest.step] += len(attempts)
+        total = files.setdefault(latest.step, [0, 0, 0])
+        total[0] += latest.total
+        total[1] += latest.finished
+        total[2] += latest.failed
+    several = any(len(attempts) > 1 for attempts in groups.values())
     planned = {s.name: s.groups for s in steps}
-    used = [s for s in ROLLUP_STATES if any(c[s] for c in rows.values())]
+    used = [s for s in ROLLUP_STATES + settled if any(c[s] for c in rows.values())]
     table: list[list[Inline]] = []
     sums: Counter = Counter()
     for step, counts in rows.items():
         submitted = sum(counts.values())
         count = max(planned.get(step, 0), submitted)
-        table.append([step, count, count - submitted, *(counts[s] for s in used), *files[step]])
+        table.append([step, count, count - submitted, *(counts[s] for s in used), *([runs[step]] if several else []),
+                      *files[step]])
         sums.update(counts)
-        sums.update({"#count": count, "#not": count - submitted, "#files": files[step][0],
+        sums.update({"#count": count, "#not": count - submitted, "#runs": runs[step], "#files": files[step][0],
                      "#done": files[step][1], "#failed": files[step][2]})
-    table.append([Strong("All"), sums["#count"], sums["#not"], *(sums[s] for s in used), sums["#files"],
-                  sums["#done"], sums["#failed"]])
+    table.append([Strong("All"), sums["#count"], sums["#not"], *(sums[s] for s in used),
+                  *([sums["#runs"]] if several else []), sums["#files"], sums["#done"], sums["#failed"]])
     return Document([
         Heading("Campaign progress"),
-        Table(["Step", "Submissions", "Not submitted", *(s.capitalize() for s in used), "Files", "Done", "Failed"], table),
+        Table(["Step", "Submissions", "Not submitted", *(s.capitalize() for s in used),
+               *(["Attempts"] if several else []), "Files", "Done", "Failed"], table),
         Paragraph(Emph(f"Kept current by jiracampaign sync; last change {since}.")),
     ])
 
