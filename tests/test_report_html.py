@@ -230,7 +230,9 @@ def test_report_tables_hold_the_campaign_its_steps_groups_and_failures(made):
     assert page.rows("groups", campaign="demo-w47", step="step1") == [
         ["1/3", "visit 100..107", ticket(made, "demo-w47_step1_001"), "partial", "20", "18", "2", RUN.format(1), "SLAC",
          "<time>", links(made, True)],
-        ["Failures: 2 failed jobs, 1 distinct errors Failed jobs per task: isr 2 Next: rescue (1 error)"],
+        ["Failures: 2 failed jobs, 1 distinct errors Failed jobs per task: isr 2 Next: rescue (1 error) Advised: "
+         f"jiracampaign rescue {made.keys['demo-w47_step1_001']} --memory x2 --task isr (or, for every advised rescue "
+         "of the campaign, jiracampaign rescue --campaign demo-w47 --advised)."],
         ["2/3", "visit 108..203", ticket(made, "demo-w47_step1_002"), "failed", "20", "2", "8", RUN.format(2), "SLAC",
          "<time>", links(made, True)],
         ["Failures: 8 failed jobs, 1 distinct errors Failed jobs per task: isr 8 Next: review (1 error)"],

@@ -161,8 +161,8 @@ demo-w47  JC-1  6            1 failed, 1 partial, 1 running, 1 pending, 2 succee
 """
 OVERVIEW_CSV = """\
 CAMPAIGN,EPIC,CLOSED,SUBMISSIONS,HELD,FAILED,PARTIAL,RUNNING,PENDING,SUBMITTED,UNKNOWN,CANCELLED,SUCCEEDED,NOT SUBMITTED,\
-FILES,FILES DONE,FILES FAILED,PERCENT DONE,ATTENTION,STUCK,LAST SYNC,URL
-demo-w47,JC-1,False,6,0,1,1,1,1,0,0,0,2,0,75,45,7,60.0,2,0,TIME,TICKET/JC-1
+FILES,FILES DONE,FILES FAILED,PERCENT DONE,ATTENTION,STUCK,LAST SYNC,URL,REJECTED,FORCE-COMPLETED,ACCEPTED
+demo-w47,JC-1,False,6,0,1,1,1,1,0,0,0,2,0,75,45,7,60.0,2,0,TIME,TICKET/JC-1,0,0,0
 """
 CAMPAIGN = """\
 STEP   GROUP  TASK       STATE      FILES  DONE  FAILED  DONE%  KEY   RUN                                      SITE      NOTE
@@ -239,7 +239,8 @@ def test_status_overview_campaign_sites_and_stuck_runs_read_from_the_tracker(cam
     same(camp, camp.run("status", "--csv"), OVERVIEW_CSV)
     [line] = json.loads(camp.run("status", "--json").stdout)
     assert line["by_state"] == {"held": 0, "failed": 1, "partial": 1, "running": 1, "pending": 1, "submitted": 0,
-                                "unknown": 0, "cancelled": 0, "succeeded": 2, "not submitted": 0}
+                                "unknown": 0, "cancelled": 0, "rejected": 0, "force-completed": 0, "accepted": 0,
+                                "succeeded": 2, "not submitted": 0}
     assert (line["campaign"], line["files"], line["done"], line["failed"], line["percent"], line["attention"]) == (
         "demo-w47", 75, 45, 7, 60.0, 2)
 
@@ -265,7 +266,9 @@ def test_status_overview_campaign_sites_and_stuck_runs_read_from_the_tracker(cam
         ("step1", "1/3", "calibrate", "succeeded", "10", "10", "0")]
     assert {r["KEY"] for r in rows[:3]} == {camp.keys["demo-w47_step1_001"]} and rows[0]["RUN"] == runs[0]
     assert list(rows[0]) == ["CAMPAIGN", "STEP", "GROUP", "TASK", "STATE", "FILES", "DONE", "FAILED", "RUNNING",
-                             "PERCENT", "KEY", "RUN", "RUN ID", "WMS", "SITE", "STUCK", "CHANGED", "LIVE", "NOTE", "URL"]
+                             "PERCENT", "KEY", "RUN", "RUN ID", "WMS", "SITE", "STUCK", "CHANGED", "LIVE", "NOTE", "URL",
+                             "ATTEMPT", "ATTEMPTS", "VERDICT"]
+    assert (rows[0]["ATTEMPT"], rows[0]["ATTEMPTS"], rows[0]["VERDICT"]) == ("1", camp.keys["demo-w47_step1_001"], "")
     groups = json.loads(camp.run("status", "demo-w47", "--json").stdout)
     assert [(g["group"], g["state"], [t["task"] for t in g["tasks"]]) for g in groups if g["step"] == "step2"] == [
         ("1/3", "failed", ["coadd"]), ("2/3", "succeeded", ["coadd"]), ("3/3", "pending", ["coadd"])]

@@ -11,7 +11,7 @@ import click
 
 from ..errors import ExitStatus, JiraCampaignError
 from . import State, fail
-from .output import output_options, render_rows, state_style
+from .output import STATE_STYLES, output_options, render_rows, state_style
 
 __all__ = ["status", "show", "logs"]
 
@@ -73,6 +73,10 @@ def status(state: State, target: str | None, since_days: float, every: bool, sit
     site. A run is stuck when sync has seen no progress for status.stuck_hours, or it goes on past its
     step's status.expected_hours.
 
+    A group counts once, by its latest attempt: a rescued group shows its latest run, and the chain of
+    its attempts (ATTEMPTS: JC-9 (a2) <- JC-4 (a1)); a verdict shows with the state (partial
+    (accepted)) and counts as its own state. --failed leaves out groups a verdict settled.
+
     States and counts are what the last sync wrote; --live asks the status sources about the runs
     that have not ended (nothing is written), --watch does so on every refresh. Exits 7 when some
     live detail could not be read.
@@ -114,6 +118,24 @@ def status(state: State, target: str | None, since_days: float, every: bool, sit
     _live_exit(reader)
 
 
+#: the colour of a state cell that a verdict settled (the others: by run state)
+_VERDICT_STYLES = {"accepted": {"fg": "green"}, "force-completed": {"fg": "green"}, "rejected": {"dim": True}}
+
+
+def _state_look(text: str) -> dict | None:
+    """A state cell's colour: ``partial (accepted)`` by its verdict, ``partial`` (or ``partial (rescued)``) by its
+    run state."""
+    state, _, verdict = text.partition(" (")
+    return _VERDICT_STYLES.get(verdict.rstrip(")")) or STATE_STYLES.get(state)
+
+
+def _style(row: dict, key: str) -> dict | None:
+    """`render_rows` ``style``: as `state_style`, a state with its verdict coloured by the verdict."""
+    if key == "state":
+        return _state_look(str(row.get(key) or ""))
+    return state_style(row, key)
+
+
 class _Frame:
     """One rendering of a view: its rows for each output format, a summary line, and a rich table for --watch."""
 
@@ -124,7 +146,7 @@ class _Frame:
 
     def text(self, fmt: str) -> str:
         if fmt == "table":
-            return render_rows(self.rows, self.columns, "table", style=state_style) if self.rows else ""
+            return render_rows(self.rows, self.columns, "table", style=_style) if self.rows else ""
         if fmt == "csv":
             return render_rows(self.csv_rows, self.csv_columns, "csv")
         return render_rows(self.json_rows, [], fmt)
@@ -134,7 +156,7 @@ def _overview(views, tracker, state: State, since, reader, site, failed: bool, s
     from .views import OVERVIEW_COLUMNS, overview_csv_columns, overview_csv_rows, overview_rows
 
     result = views.overview(tracker, state.config, since, site=site or "", live=reader)
-    lines = [line for line in result.lines if (not failed and not stuck) or (failed and (line.attention or line.failed))
+    lines = [line for line in result.lines if (not failed and not stuck) or (failed and line.failing)
              or (stuck and line.stuck)]
     rows = overview_rows(lines)
     summary = (f"{_count(len(lines), 'campaign')} ({result.window}" + (f"; site {site}" if site else "") + ") from "
@@ -156,13 +178,13 @@ def _filter(rows, site: str | None, failed: bool, stuck: bool):
 
 
 def _campaign(views, tracker, state: State, aim, reader, site, failed: bool, stuck: bool) -> _Frame:
-    from .views import CAMPAIGN_COLUMNS, CAMPAIGN_CSV, group_csv_rows, group_table_rows, percent_text
+    from .views import CAMPAIGN_CSV, campaign_columns, group_csv_rows, group_table_rows, percent_text
 
-    if aim.kind == "submission":  # its campaign, narrowed to it
+    if aim.kind == "submission":  # its campaign, narrowed to its group (any attempt names it)
         epic = tracker.list_campaigns([aim.campaign], 0.0)
         campaign = views.Target(aim.text, "campaign", aim.campaign, epic[0] if epic else aim.item)
         result = views.campaign_status(tracker, state.config, campaign, reader, site=site or "")
-        result.rows = [r for r in result.rows if r.key == aim.item.key]
+        result.rows = [r for r in result.rows if aim.item.key in {r.key, *(a.key for a in r.attempts)}]
     else:
         result = views.campaign_status(tracker, state.config, aim, reader, site=site or "")
     rows = _filter(result.rows, None, failed, stuck)
@@ -172,7 +194,7 @@ def _campaign(views, tracker, state: State, aim, reader, site, failed: bool, stu
                f"{line.finished}/{line.total} files done ({percent_text(line.percent) or '-'}), {line.failed} failed; "
                f"{line.stuck} stuck; last sync {line.last_sync or 'never'}; {len(rows)} shown; read from "
                f"{result.tracker} in {result.seconds:.2f} s" + _live_words(reader))
-    return _Frame(what, group_table_rows(rows), CAMPAIGN_COLUMNS, group_csv_rows(rows), CAMPAIGN_CSV,
+    return _Frame(what, group_table_rows(rows), campaign_columns(rows), group_csv_rows(rows), CAMPAIGN_CSV,
                   [r.row() for r in rows], summary)
 
 
@@ -207,8 +229,6 @@ def _rich_table(frame: _Frame):
     from rich.table import Table
     from rich.text import Text
 
-    from .output import STATE_STYLES
-
     table = Table(box=None, pad_edge=False, header_style="bold")
     for _, heading in frame.columns:
         table.add_column(heading, no_wrap=True, overflow="ellipsis")
@@ -217,8 +237,8 @@ def _rich_table(frame: _Frame):
         for key, _ in frame.columns:
             value = row.get(key)
             text = "-" if value is None else str(value)
-            look = STATE_STYLES.get(text) if key == "state" else ({"fg": "yellow"} if key in ("stuck", "note") and value
-                                                                  else None)
+            look = _state_look(text) if key == "state" else ({"fg": "yellow"} if key in ("stuck", "note") and value
+                                                             else None)
             style = " ".join(filter(None, [("bold" if look and look.get("bold") else ""),
                                            ("dim" if look and look.get("dim") else ""),
                                            (look or {}).get("fg", "")]))

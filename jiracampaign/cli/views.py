@@ -75,11 +75,13 @@ OVERVIEW_COLUMNS = [("campaign", "CAMPAIGN"), ("key", "EPIC"), ("submissions", "
 CAMPAIGN_COLUMNS = [("step", "STEP"), ("group", "GROUP"), ("task", "TASK"), ("state", "STATE"), ("files", "FILES"),
                     ("done", "DONE"), ("failed", "FAILED"), ("percent_text", "DONE%"), ("key", "KEY"), ("run", "RUN"),
                     ("site", "SITE"), ("note", "NOTE")]
+#: the table's column of a group's attempts (``JC-9 (a2) <- JC-4 (a1)``), shown when some group has more than one
+CHAIN_COLUMN = ("chain", "ATTEMPTS")
 CAMPAIGN_CSV = [("campaign", "CAMPAIGN"), ("step", "STEP"), ("group", "GROUP"), ("task", "TASK"), ("state", "STATE"),
                 ("files", "FILES"), ("done", "DONE"), ("failed", "FAILED"), ("running", "RUNNING"),
                 ("percent", "PERCENT"), ("key", "KEY"), ("run", "RUN"), ("run_id", "RUN ID"), ("wms", "WMS"),
                 ("site", "SITE"), ("stuck", "STUCK"), ("changed", "CHANGED"), ("live", "LIVE"), ("note", "NOTE"),
-                ("url", "URL")]
+                ("url", "URL"), ("attempt", "ATTEMPT"), ("attempts", "ATTEMPTS"), ("verdict", "VERDICT")]
 SITE_COLUMNS = [("site", "SITE"), ("submissions", "SUBMISSIONS"), ("runs", "RUNS"), ("files", "FILES"),
                 ("done", "DONE"), ("failed", "FAILED"), ("rate_text", "FAILURE RATE"), ("attention", "ATTENTION"),
                 ("stuck", "STUCK")]
@@ -108,13 +110,17 @@ def overview_rows(lines) -> list[dict]:
 
 
 def overview_csv_columns() -> list[tuple[str, str]]:
-    """One column per run state (how many submissions are in it), then the files (``FILES DONE``...)."""
+    """One column per run state (how many groups are in it), then the files (``FILES DONE``...), then one column
+    per verdict that settles a group (``REJECTED``, ``FORCE-COMPLETED``, ``ACCEPTED``: last, so that the columns
+    before them keep their places)."""
+    from ..services.groups import SETTLED
     from ..services.report import STATES
 
     return ([("campaign", "CAMPAIGN"), ("key", "EPIC"), ("closed", "CLOSED"), ("submissions", "SUBMISSIONS")]
-            + [(f"state:{s}", s.upper()) for s in STATES]
+            + [(f"state:{s}", s.upper()) for s in STATES if s not in SETTLED]
             + [("files", "FILES"), ("done", "FILES DONE"), ("failed", "FILES FAILED"), ("percent", "PERCENT DONE"),
-               ("attention", "ATTENTION"), ("stuck", "STUCK"), ("last_sync", "LAST SYNC"), ("url", "URL")])
+               ("attention", "ATTENTION"), ("stuck", "STUCK"), ("last_sync", "LAST SYNC"), ("url", "URL")]
+            + [(f"state:{s}", s.upper()) for s in STATES if s in SETTLED])
 
 
 def overview_csv_rows(lines) -> list[dict]:
@@ -125,29 +131,44 @@ def overview_csv_rows(lines) -> list[dict]:
     return out
 
 
+def campaign_columns(rows) -> list[tuple[str, str]]:
+    """The table's columns: `CAMPAIGN_COLUMNS`, and the chain of attempts after ``KEY`` when some group of ``rows``
+    has more than one attempt."""
+    if not any(group.chain for group in rows):
+        return list(CAMPAIGN_COLUMNS)
+    at = CAMPAIGN_COLUMNS.index(("key", "KEY")) + 1
+    return CAMPAIGN_COLUMNS[:at] + [CHAIN_COLUMN] + CAMPAIGN_COLUMNS[at:]
+
+
 def group_table_rows(rows) -> list[dict]:
-    """A campaign's groups for the table: each group's row, then one row per task (task columns only)."""
+    """A campaign's groups for the table: each group's row (its state with the verdict on it: ``partial
+    (accepted)``; the verdict's reason as its note when it has no other), then one row per task (task columns
+    only)."""
     out = []
     for group in rows:
         row = group.row()
         row.update(task="", percent_text=percent_text(group.percent), note=group.stuck or group.note or "",
-                   run=group.run_name or "", site=group.site or "")
+                   run=group.run_name or "", site=group.site or "", state=group.state_text, chain=group.chain)
         if group.stuck:
             row["note"] = f"stuck: {group.stuck}"
+        elif not row["note"] and group.verdict_reason:
+            row["note"] = f"{group.verdict}: {group.verdict_reason}"
         out.append(row)
         for task in group.tasks:
             out.append({"step": "", "group": "", "task": task.label, "state": task.state, "files": task.total,
                         "done": task.finished, "failed": task.failed, "percent_text": percent_text(task.percent),
-                        "key": "", "run": "", "site": "", "note": ""})
+                        "key": "", "chain": "", "run": "", "site": "", "note": ""})
     return out
 
 
 def group_csv_rows(rows) -> list[dict]:
-    """A campaign's groups for CSV: every column on every row; a task's row has its task and counts."""
+    """A campaign's groups for CSV: every column on every row (the attempts' keys joined by spaces, latest first);
+    a task's row has its task and counts."""
     out = []
     for group in rows:
         row = group.row()
         row["task"] = ""
+        row["attempts"] = " ".join(row["attempts"])
         out.append(row)
         for task in row.pop("tasks"):
             out.append({**row, "task": task["task"], "state": task["state"], "files": task["files"],
@@ -161,8 +182,9 @@ def site_table_rows(sites) -> list[dict]:
 
 
 def _fields(pairs: list[tuple[str, str]], indent: str = "  ") -> list[str]:
+    """``label:  value`` lines, aligned; an empty label continues the field above on a line of its own."""
     width = max((len(label) for label, value in pairs if value), default=0)
-    return [f"{indent}{(label + ':').ljust(width + 1)}  {value}" for label, value in pairs if value]
+    return [f"{indent}{(label + ':' if label else '').ljust(width + 1)}  {value}" for label, value in pairs if value]
 
 
 def show_text(shown) -> str:
@@ -177,8 +199,8 @@ def show_text(shown) -> str:
     inputs = "" if record.inputs is None else str(record.inputs)
     pairs = [("ticket", ticket), ("campaign", campaign), ("step", group), ("data query", record.data_query),
              ("inputs", inputs), ("pipeline", record.pipeline), ("input collection", record.input_collection),
-             ("site", record.site), ("BPS file", file), ("output run", record.output_run),
-             ("attempt", str(record.attempt))]
+             ("site", record.site), ("BPS file", file), ("output run", record.output_run)]
+    pairs += _attempt_fields(record, row)
     run = record.run
     if run is None:
         planned = f" (planned run name {record.run_name})" if record.run_name else ""
@@ -191,6 +213,8 @@ def show_text(shown) -> str:
         changed = f"; sync saw it change {row.changed_at}" if row.changed_at else ""
         pairs.append(("state", f"{row.state}: {counts}{changed}" if row.state != "submitted"
                       else "submitted, not synced yet"))
+        if row.verdict:
+            pairs.append(("verdict", row.verdict + (f": {row.verdict_reason}" if row.verdict_reason else "")))
         pairs += [("monitor", shown.monitor),
                   ("status note", (shown.status_note.url or "on the ticket") if shown.status_note else ""),
                   ("reports", ", ".join(f"{name} (attached)" for name in shown.reports))]
@@ -215,6 +239,26 @@ def show_text(shown) -> str:
     if shown.live is not None:
         text += "\nNow, from its status source:\n" + run_text(shown.live)
     return text
+
+
+def _attempt_fields(record, row) -> list[tuple[str, str]]:
+    """``attempt`` (``2 of 3``), the group's ``attempts`` latest first with their states and verdicts (one line
+    each), the attempt this one ``rescues`` and what its rescue ``changed`` (one line each)."""
+    attempts = row.attempts
+    if len(attempts) <= 1:
+        pairs = [("attempt", str(record.attempt))]
+    else:
+        latest = attempts[0].key == row.key
+        pairs = [("attempt", f"{record.attempt} of {len(attempts)}" + (" (the latest)" if latest
+                                                                       else f" (latest: {attempts[0].key})"))]
+        pairs += [("" if i else "attempts", f"{a.name}  {a.shown}" + ("  <- this one" if a.key == row.key else ""))
+                  for i, a in enumerate(attempts)]
+    if record.rescues:
+        earlier = next((a for a in attempts if a.ident == record.rescues), None)
+        pairs.append(("rescues", f"{earlier.key} ({record.rescues})" if earlier else record.rescues))
+    for i, change in enumerate(record.changes):
+        pairs.append(("changed" if i == 0 else "", change))
+    return pairs
 
 
 def logs_text(result) -> str:

@@ -4,9 +4,12 @@ one page (`jiracampaign.render.html`). A neutral model: no markup.
 It reads the tracker only (fast, works without the status sources): what sync last wrote is what it
 shows. Per report: the campaigns (`Tracker.list_campaigns`: open ones, and those closed within the
 window); per campaign: its items with their records and sync records (`Tracker.find_items`) and, for
-the submissions whose sync record says a failure summary was posted for their current run, that
-summary read back in bulk (`Tracker.latest_notes`). The summary's groups are read from its plain text
-(`failure_doc`'s lines: ``N x task kind:code: message``, then its details).
+the groups whose latest attempt's sync record says a failure summary was posted for its current run,
+that summary read back in bulk (`Tracker.latest_notes`). The summary's groups are read from its plain
+text (`failure_doc`'s lines: ``N x task kind:code: message``, then its details).
+
+Each group of a step shows once, by its latest attempt (`services.groups`), with the chain of its
+attempts and the verdicts on them; a group a verdict settled counts as that verdict (`STATES`).
 
 Cost on JIRA, in requests: 2 searches for the campaigns (open, then closed; pages of 100), then per
 campaign 1 search per 100 items and 1 search per 50 submissions with failures (plus one comment page
@@ -27,10 +30,12 @@ from urllib.parse import urlencode
 
 from ..config import Config
 from ..core import texts
+from ..core.attempts import Verdict
 from ..core.records import CampaignRecord, StepRecord, SubmissionRecord
 from ..core.states import BatchState
 from ..errors import InputError
 from ..trackers.base import Item, Note, Span, Tracker
+from .groups import NOT_SUBMITTED, SUBMITTED, GroupRun, latest_runs
 
 __all__ = ["NOT_SUBMITTED", "SUBMITTED", "STATES", "ATTENTION", "FailureRow", "Failures", "Tally", "SubmissionView",
            "StepView", "CampaignView", "Report", "build_report", "report", "read_failures", "span_text", "parse_time",
@@ -38,13 +43,11 @@ __all__ = ["NOT_SUBMITTED", "SUBMITTED", "STATES", "ATTENTION", "FailureRow", "F
 
 log = logging.getLogger(__name__)
 
-NOT_SUBMITTED = "not submitted"
-SUBMITTED = "submitted"  # submitted, not synced yet
-#: every state a submission can show, worst first (the order of the page's columns and badges)
-STATES = ["held", "failed", "partial", "running", "pending", SUBMITTED, "unknown", "cancelled", "succeeded", NOT_SUBMITTED]
+#: every state a group can count as, worst first (the order of the page's columns and badges): its run's state, or
+#: the verdict that settled it
+STATES = ["held", "failed", "partial", "running", "pending", SUBMITTED, "unknown", "cancelled", Verdict.REJECTED.value,
+          Verdict.FORCE_COMPLETED.value, Verdict.ACCEPTED.value, "succeeded", NOT_SUBMITTED]
 ATTENTION = frozenset({BatchState.HELD.value, BatchState.FAILED.value, BatchState.PARTIAL.value})
-
-_RUN_WORDS = frozenset({s.value for s in BatchState} | {"open", "closed"})  # what the local store shows
 _HEADLINE = re.compile(r"^Failures in run (\S+): (.+)$")
 _GROUP = re.compile(r"^- (\d+) x (\S+) (\S+?)(?: \(also (.+?)\))?: (.*)$")
 _MORE_IDS = re.compile(r"^(.*?)(?: \(\+(\d+) more\))?$")
@@ -91,9 +94,10 @@ class Tally:
 
     @classmethod
     def of(cls, submissions: Iterable["SubmissionView"]) -> "Tally":
+        """The groups by what they count as (their run's state, or the verdict that settled them), and their files."""
         tally = cls()
         for sub in submissions:
-            tally.states[sub.state] += 1
+            tally.states[sub.standing] += 1
             tally.total += sub.total
             tally.finished += sub.finished
             tally.failed += sub.failed
@@ -120,37 +124,18 @@ class Tally:
         return 100.0 * self.finished / self.total if self.total else None
 
 
-@dataclass
-class SubmissionView:
-    """One group of a step: its ticket, its run and what sync last wrote about it."""
+@dataclass(kw_only=True)
+class SubmissionView(GroupRun):
+    """One group of a step: its latest attempt's ticket, its run and what sync last wrote about it (`GroupRun`), the
+    run on its monitor and the latest failure summary of that run."""
 
-    key: str
-    url: str
-    ident: str
-    step: str
-    group: int
-    groups: int
-    label: str
-    state: str  # a `BatchState` value, `SUBMITTED` or `NOT_SUBMITTED`
-    ticket_status: str = ""  # what the ticket shows, when it is not a run state's name (a workflow status on JIRA)
-    attempt: int = 1
-    site: str = ""
-    run_name: str = ""
-    run_id: str = ""
-    wms: str = ""
-    submitted: str = ""
-    changed_at: str = ""
-    total: int = 0
-    finished: int = 0
-    failed: int = 0
-    running: int | None = None
     monitor: str = ""  # the run on its monitor (PanDA), when known
-    submit_dir: str = ""
     failures: Failures | None = None
 
     @property
     def attention(self) -> bool:
-        return self.state in ATTENTION
+        """Failed, ended partly or held, and no verdict settled it."""
+        return self.standing in ATTENTION
 
 
 @dataclass
@@ -283,26 +268,8 @@ def monitor_link(run: Any, monitor_url: str, days: int, now: datetime) -> str:
     return f"{monitor_url.rstrip('/')}/tasks/?" + urlencode({"reqid": run.run_id, "days": days})
 
 
-def _submission(tracker: Tracker, item: Item, record: SubmissionRecord) -> SubmissionView:
-    sub = SubmissionView(key=item.key, url=tracker.url(item.key), ident=item.ident, step=record.step, group=record.group,
-                         groups=record.groups, label=record.label, state=NOT_SUBMITTED,
-                         ticket_status="" if item.status.casefold() in _RUN_WORDS else item.status,
-                         attempt=record.attempt, site=record.site)
-    run = record.run
-    if run is None or not run.run_name:
-        return sub
-    sub.state, sub.run_name, sub.run_id, sub.wms = SUBMITTED, run.run_name, run.run_id or "", run.wms
-    sub.submitted, sub.submit_dir = run.submitted or "", run.submit_dir or ""
-    synced = item.sync
-    if synced is not None and synced.run_name == run.run_name:  # a resubmission starts afresh
-        sub.state = synced.state or SUBMITTED
-        sub.total, sub.finished, sub.failed, sub.running = synced.total, synced.finished, synced.failed, synced.running
-        sub.changed_at = synced.changed_at
-    return sub
-
-
-def _campaign(tracker: Tracker, epic: Item, items: list[Item], notes: dict[str, Note], monitor_url: str,
-              monitor_days: int, now: datetime) -> CampaignView:
+def _campaign(tracker: Tracker, epic: Item, items: list[Item], monitor_url: str, monitor_days: int,
+              now: datetime) -> CampaignView:
     view = CampaignView(epic.ident, epic.key, tracker.url(epic.key), epic.title, epic.status, epic.done)
     steps: dict[str, StepView] = {}
     if isinstance(epic.record, CampaignRecord):
@@ -312,13 +279,8 @@ def _campaign(tracker: Tracker, epic: Item, items: list[Item], notes: dict[str, 
         if isinstance(item.record, StepRecord):
             step = steps.setdefault(item.record.step, StepView(item.record.step))
             step.key, step.url = item.key, tracker.url(item.key)
-    for item in items:
-        if not isinstance(item.record, SubmissionRecord):
-            continue
-        sub = _submission(tracker, item, item.record)
+    for sub in latest_runs(tracker, items, SubmissionView):  # each group once, by its latest attempt
         sub.monitor = monitor_link(sub, monitor_url, monitor_days, now)
-        if item.key in notes and sub.run_name:
-            sub.failures = read_failures(notes[item.key], sub.run_name)
         steps.setdefault(sub.step, StepView(sub.step)).submissions.append(sub)
     for step in steps.values():
         step.submissions.sort(key=lambda s: (s.group, s.ident))
@@ -368,12 +330,17 @@ def build_report(tracker: Tracker, names: Sequence[str] = (), since_days: float 
     out = Report(now.replace(microsecond=0).isoformat(), tracker.describe(), _window(names, since_days))
     for epic in epics:
         items = tracker.find_items(epic.ident)
-        failing = [i.key for i in items if isinstance(i.record, SubmissionRecord) and i.record.run and i.sync
-                   and i.sync.run_name == i.record.run.run_name and i.sync.failures]
+        view = _campaign(tracker, epic, items, monitor_url, monitor_days, now)
+        shown = {s.key: s for step in view.steps for s in step.submissions}  # the latest attempts
+        failing = [i.key for i in items if i.key in shown and isinstance(i.record, SubmissionRecord) and i.record.run
+                   and i.sync and i.sync.run_name == i.record.run.run_name and i.sync.failures]
         notes = tracker.latest_notes(failing, texts.failure_slot("")) if failures and failing else {}
+        for key, note in notes.items():
+            if key in shown and shown[key].run_name:
+                shown[key].failures = read_failures(note, shown[key].run_name)
         out.notes_read += len(notes)
-        out.campaigns.append(_campaign(tracker, epic, items, notes, monitor_url, monitor_days, now))
-        log.debug("%s: %d items, %d failure summaries", epic.ident, len(items), len(notes))
+        out.campaigns.append(view)
+        log.debug("%s: %d items, %d groups, %d failure summaries", epic.ident, len(items), len(shown), len(notes))
     out.seconds = time.perf_counter() - started
     log.info("report: %d campaigns from %s in %.2f s", len(out.campaigns), out.tracker, out.seconds)
     return out

@@ -1,8 +1,10 @@
 """``show`` and ``logs``: one submission as the tracker holds it, and the logs of its failed jobs.
 
-``show`` reads the submission's item (record, sync record, attachments), its campaign item, and its
-latest status note and failure summary (read back in bulk): about 4 requests on JIRA, a few queries
-on the local store. ``--live`` adds one status-source call for the run, with every detail.
+``show`` reads the submission's item (record, sync record, attachments), its campaign's items (for its
+campaign item and the other attempts of its group: earlier ones, and the rescues that followed), and its
+latest status note and failure summary (read back in bulk): about 4 requests on JIRA (one more search per
+100 tickets of the campaign), a few queries on the local store. ``--live`` adds one status-source call
+for the run, with every detail.
 
 ``logs`` lists the failed jobs of the submission's current run with their errors and log locations,
 from the best record at hand: the full failure report sync attached (quantum provenance: every
@@ -26,14 +28,15 @@ from urllib.parse import urlsplit
 
 from ..config import Config, data_dir
 from ..core import texts
-from ..core.records import SubmissionRecord
+from ..core.records import CampaignRecord, SubmissionRecord
 from ..core.runs import RunStatus
 from ..core.states import BatchState
 from ..errors import InputError, JiraCampaignError, SourceError
 from ..sources.bps.provenance import compact_data_id, report_name
 from ..trackers.base import Item, Note, Tracker
+from .groups import attempts_of, read_run
 from .report import Failures, monitor_link, read_failures, span_text
-from .status import GroupRow, Live, Target, campaign_rows, tasks_from_note
+from .status import GroupRow, Live, Target, tasks_from_note
 
 __all__ = ["Shown", "LogFile", "FailedJob", "Logs", "show", "logs", "tail_log", "monitor_link", "MAX_DOWNLOAD"]
 
@@ -57,7 +60,11 @@ def _submission(target: Target) -> tuple[Item, SubmissionRecord]:
 
 @dataclass
 class Shown:
-    """One submission: its item, record, state, notes, files and links (and, with ``--live``, the run now)."""
+    """One submission: its item, record, state, notes, files and links (and, with ``--live``, the run now).
+
+    ``row.attempts`` is every attempt of its group, latest first (this one among them); ``row.verdict`` the
+    decision on this attempt's run, if any, with its reason.
+    """
 
     tracker: str
     key: str
@@ -90,6 +97,8 @@ class Shown:
             "failed": self.row.failed,
             "running": self.row.running, "changed": self.row.changed_at or None,
             "tasks": [asdict(t) for t in self.row.tasks],
+            "verdict": self.row.verdict or None, "verdict_reason": self.row.verdict_reason or None,
+            "attempts": [a.to_dict() for a in self.row.attempts],
             "status_note": self.status_note.url or None if self.status_note else None,
             "failures": None,
         }
@@ -110,9 +119,13 @@ def show(tracker: Tracker, config: Config, target: Target, live: Live | None = N
     """The submission ``target`` names, from the tracker (and the run now from its source with ``live``)."""
     now = now or datetime.now(timezone.utc)
     item, record = _submission(target)
-    epics = tracker.list_campaigns([record.campaign], 0.0)
-    epic = epics[0] if epics else None
-    row = campaign_rows(tracker, epic or item, [item], tasks=False)[0]
+    items = [i for i in tracker.find_items(record.campaign) if i.key != item.key] + [item]
+    epic = next((i for i in items if isinstance(i.record, CampaignRecord)), None)
+    if epic is None:  # not found by the campaign's search (yet): asked by name
+        epics = tracker.list_campaigns([record.campaign], 0.0)
+        epic = epics[0] if epics else None
+    row = read_run(tracker, item, GroupRow)  # this attempt, whichever is the latest
+    row.attempts = attempts_of(tracker, items, record)
     shown = Shown(tracker.describe(), item.key, tracker.url(item.key), record, row, item.status,
                   campaign_key=epic.key if epic else "", campaign_url=tracker.url(epic.key) if epic else "",
                   attachments=sorted(item.attachments), file_attached=record.file in item.attachments)
@@ -283,7 +296,7 @@ def logs(tracker: Tracker, config: Config, target: Target, task: str = "", tail:
     run = record.run
     out = Logs(item.key, tracker.url(item.key), run.run_name, run.wms, "")
     if live is not None:
-        row = campaign_rows(tracker, item, [item], tasks=False)[0]
+        row = read_run(tracker, item, GroupRow)
         status = live.ask([row.ref()]).get(run.run_name.casefold())
         out.notes += live.problems + [f"{what} not read this time" for _, what in live.deferred]
         if status is None or status.state is BatchState.UNKNOWN:

@@ -11,6 +11,10 @@ Three views, one model:
   campaign's items (one bulk read) and their status notes (read back in bulk);
 - the **sites** (`by_site`): submissions, files, failures and failure rate per site, worst first.
 
+Each group of a step counts once, by its latest attempt (`services.groups`): a rescued group shows its
+latest run, with the chain of its attempts; a group a verdict settled (accepted, rejected, force-completed)
+counts as that verdict, needs no attention and is never stuck.
+
 A run is *stuck* (`StuckRules`) when it has not ended and sync has seen no progress for longer than
 ``status.stuck_hours``, or it has been going for longer than its step's ``status.expected_hours``.
 
@@ -42,6 +46,7 @@ from ..errors import ConfigError, InputError, JiraCampaignError, SourceError
 from ..plugins import SOURCES, load_class, open_source, source_for
 from ..schema import SLUG
 from ..trackers.base import Item, Note, Tracker
+from .groups import SETTLED, GroupRun, entry_attempt, entry_groups, latest_runs, standing
 from .ledger import load_ledger
 from .report import ATTENTION, NOT_SUBMITTED, STATES, SUBMITTED, parse_time
 
@@ -161,32 +166,11 @@ class TaskRow:
         return 100.0 * self.finished / self.total if self.total else None
 
 
-@dataclass
-class GroupRow:
-    """One group of a step: its ticket, its run, its state and counts (what sync last wrote, or live)."""
+@dataclass(kw_only=True)
+class GroupRow(GroupRun):
+    """One group of a step, by its latest attempt: its ticket, its run, its state and counts (what sync last wrote,
+    or live), its tasks, the chain of its attempts and the verdict on it (`GroupRun`)."""
 
-    campaign: str
-    key: str
-    url: str
-    ident: str
-    step: str
-    group: int
-    groups: int
-    label: str
-    state: str  # a `BatchState` value, `SUBMITTED` or `NOT_SUBMITTED`
-    site: str = ""
-    run_name: str = ""
-    run_id: str = ""
-    wms: str = ""
-    submit_dir: str = ""
-    submitted: str = ""
-    returned: str = ""
-    changed_at: str = ""
-    digest: str = ""
-    total: int = 0
-    finished: int = 0
-    failed: int = 0
-    running: int | None = None
     tasks: list[TaskRow] = field(default_factory=list)
     unit: str = "files"  # what the counts count: input ``files`` (PanDA), or ``quanta`` (quantum provenance)
     stuck: str = ""
@@ -200,20 +184,21 @@ class GroupRow:
 
     @property
     def attention(self) -> bool:
-        """Failed, ended partly, held, or with failed files."""
-        return self.state in ATTENTION or self.failed > 0
+        """Failed, ended partly, held, or with failed files; and no verdict settled it."""
+        return not self.settled and (self.state in ATTENTION or self.failed > 0)
 
     @property
     def going(self) -> bool:
-        """Submitted and not ended (the status sources may know more)."""
-        return bool(self.run_name) and self.state in GOING
+        """Submitted, not ended, and no verdict on it (the status sources may know more)."""
+        return bool(self.run_name) and self.state in GOING and not self.verdict
 
     def ref(self) -> RunRef:
         return RunRef(self.run_name, self.run_id or None, self.digest or None, parse_time(self.submitted), self.wms,
                       self.submit_dir or None, parse_time(self.returned))
 
     def row(self) -> dict[str, Any]:
-        """Stable columns for JSON and CSV (tasks nested)."""
+        """Stable columns for JSON and CSV (tasks nested): ``state`` is the run's, ``verdict`` the decision on it;
+        ``attempt`` is the latest attempt's number, ``attempts`` the keys of the group's attempts, latest first."""
         return {"campaign": self.campaign, "step": self.step, "group": f"{self.group}/{self.groups}",
                 "label": self.label, "state": self.state, "files": self.total, "done": self.finished,
                 "failed": self.failed, "running": self.running, "percent": _percent(self.percent), "unit": self.unit,
@@ -222,7 +207,9 @@ class GroupRow:
                 "site": self.site or None, "stuck": self.stuck or None, "changed": self.changed_at or None,
                 "live": self.live, "note": self.note or None, "url": self.url,
                 "tasks": [{"task": t.label, "state": t.state, "files": t.total, "done": t.finished, "failed": t.failed,
-                           "running": t.running, "percent": _percent(t.percent)} for t in self.tasks]}
+                           "running": t.running, "percent": _percent(t.percent)} for t in self.tasks],
+                "attempt": self.attempt, "attempts": [a.key for a in self.attempts] or [self.key],
+                "verdict": self.verdict or None, "verdict_reason": self.verdict_reason or None}
 
 
 def _percent(value: float | None) -> float | None:
@@ -237,7 +224,8 @@ def states_text(states: Counter) -> str:
 
 @dataclass
 class CampaignLine:
-    """One campaign in the overview."""
+    """One campaign in the overview: its groups (each once, by its latest attempt) by what they count as (a run
+    state, or the verdict that settled them), their files, and their stuck runs."""
 
     campaign: str
     key: str
@@ -250,6 +238,7 @@ class CampaignLine:
     stuck: int = 0
     last_sync: str = ""  # when a sync last wrote the campaign's digest (it did or checked something)
     live: int = 0  # runs read live just now
+    failing: int = 0  # groups needing attention: failed, partial or held, or with failed files, and not settled
 
     @property
     def submissions(self) -> int:
@@ -431,28 +420,12 @@ def tasks_from_note(note: Note | None, run_name: str, row: GroupRow | None = Non
     return out
 
 
-def _group_row(tracker: Tracker, epic: Item, item: Item, record: SubmissionRecord) -> GroupRow:
-    row = GroupRow(campaign=record.campaign, key=item.key, url=tracker.url(item.key), ident=item.ident,
-                   step=record.step, group=record.group, groups=record.groups, label=record.label, state=NOT_SUBMITTED,
-                   site=record.site)
-    run = record.run
-    if run is None or not run.run_name:
-        return row
-    row.state, row.run_name, row.run_id, row.wms = SUBMITTED, run.run_name, run.run_id or "", run.wms
-    row.submit_dir, row.submitted, row.returned = run.submit_dir or "", run.submitted or "", run.returned or ""
-    synced = item.sync
-    if synced is not None and synced.run_name == run.run_name:  # a resubmission starts afresh
-        row.state = synced.state or SUBMITTED
-        row.total, row.finished, row.failed, row.running = synced.total, synced.finished, synced.failed, synced.running
-        row.changed_at, row.digest = synced.changed_at, synced.digest or ""
-    return row
-
-
 def campaign_rows(tracker: Tracker, epic: Item, items: Sequence[Item], tasks: bool = True) -> list[GroupRow]:
-    """The campaign's groups in step order (the campaign record's, then any other), each with its tasks as its
-    status note shows them (read back in bulk) when ``tasks``."""
+    """The campaign's groups in step order (the campaign record's, then any other), each once by its latest attempt
+    with the chain of its attempts, and with its tasks as its status note shows them (read back in bulk) when
+    ``tasks``."""
     order = [s.name for s in epic.record.steps] if isinstance(epic.record, CampaignRecord) else []
-    rows = [_group_row(tracker, epic, item, item.record) for item in items if isinstance(item.record, SubmissionRecord)]
+    rows = latest_runs(tracker, items, GroupRow)
     rows.sort(key=lambda r: (order.index(r.step) if r.step in order else len(order), r.step, r.group, r.ident))
     synced = [r.key for r in rows if r.run_name and r.state != SUBMITTED]
     if tasks and synced:
@@ -471,15 +444,18 @@ def _planned(epic: Item) -> dict[str, int]:
 
 
 def _line_from_ledger(tracker: Tracker, epic: Item, state: SyncState, rules: StuckRules, now: datetime) -> CampaignLine:
+    """A campaign's line from its ledger: each group once, by its latest attempt's entry."""
     line = _line(epic, tracker)
-    submitted = Counter(e.step for e in state.entries.values())
-    for entry in state.entries.values():
-        line.states[entry.state or SUBMITTED] += 1
+    latest = [attempts[-1] for attempts in entry_groups(state.entries.values())]
+    submitted = Counter(e.step for e in latest)
+    for entry in latest:
+        counted = standing(entry.state or SUBMITTED, entry.verdict)
+        line.states[counted] += 1
         line.total += entry.total
         line.finished += entry.finished
         line.failed += entry.failed
-        if rules.reason(entry.state or SUBMITTED, entry.step, parse_time(entry.submitted), parse_time(entry.changed_at),
-                        now):
+        line.failing += entry.verdict not in SETTLED and (entry.state in ATTENTION or entry.failed > 0)
+        if rules.reason(counted, entry.step, parse_time(entry.submitted), parse_time(entry.changed_at), now):
             line.stuck += 1
     waiting = sum(max(0, groups - submitted.get(step, 0)) for step, groups in _planned(epic).items())
     if waiting:
@@ -492,10 +468,11 @@ def _line_from_ledger(tracker: Tracker, epic: Item, state: SyncState, rules: Stu
 def _line_from_rows(tracker: Tracker, epic: Item, rows: Iterable[GroupRow], last_sync: str) -> CampaignLine:
     line = _line(epic, tracker)
     for row in rows:
-        line.states[row.state] += 1
+        line.states[row.standing] += 1
         line.total += row.total
         line.finished += row.finished
         line.failed += row.failed
+        line.failing += row.attention
         line.stuck += bool(row.stuck)
         line.live += row.live
     line.last_sync = last_sync
@@ -552,7 +529,7 @@ def overview(tracker: Tracker, config: Config, since_days: float | None = 7.0, s
         if live is not None:
             live.apply(rows, now)
         for row in rows:
-            row.stuck = rules.reason(row.state, row.step, parse_time(row.submitted), _progress(row, now), now)
+            row.stuck = rules.reason(row.standing, row.step, parse_time(row.submitted), _progress(row, now), now)
         line = _line_from_rows(tracker, epic, rows, last)
         if not site:  # planned groups without a row: not submitted (or their tickets not found yet)
             present = Counter(r.step for r in rows)
@@ -565,15 +542,19 @@ def overview(tracker: Tracker, config: Config, since_days: float | None = 7.0, s
 
 
 def _rows_from_ledger(tracker: Tracker, epic: Item, state: SyncState) -> list[GroupRow]:
-    """The submitted runs of a ledger as rows (no group numbers or sites: the ledger does not keep them)."""
+    """The groups of a ledger as rows, each by its latest attempt's run (no group counts, labels or sites: the
+    ledger does not keep them)."""
     rows = []
-    for entry in sorted(state.entries.values(), key=lambda e: e.ident):
+    for attempts in sorted(entry_groups(state.entries.values()), key=lambda g: g[0].ident):
+        entry = attempts[-1]
         rows.append(GroupRow(campaign=epic.ident, key=entry.key, url=tracker.url(entry.key), ident=entry.ident,
-                             step=entry.step, group=0, groups=0, label="", state=entry.state or SUBMITTED,
-                             run_name=entry.run_name, run_id=entry.run_id or "", wms=entry.wms,
+                             step=entry.step, group=entry.group, groups=0, label="", state=entry.state or SUBMITTED,
+                             attempt=entry.attempt, run_name=entry.run_name, run_id=entry.run_id or "", wms=entry.wms,
                              submit_dir=entry.submit_dir, submitted=entry.submitted or "", returned=entry.returned or "",
                              changed_at=entry.changed_at, digest=entry.digest or "", total=entry.total,
-                             finished=entry.finished, failed=entry.failed, running=entry.running))
+                             finished=entry.finished, failed=entry.failed, running=entry.running,
+                             verdict=entry.verdict, verdict_reason=entry.verdict_reason,
+                             attempts=[entry_attempt(tracker, e) for e in reversed(attempts)]))
     return rows
 
 
@@ -601,7 +582,7 @@ def campaign_status(tracker: Tracker, config: Config, target: Target, live: "Liv
     if live is not None:
         live.apply([r for r in rows if not site or r.site.casefold() == site.casefold()], now)
     for row in rows:
-        row.stuck = rules.reason(row.state, row.step, parse_time(row.submitted), _progress(row, now), now)
+        row.stuck = rules.reason(row.standing, row.step, parse_time(row.submitted), _progress(row, now), now)
     last = _last_sync(tracker, epic) if epic.attachments else ""
     order = [s.name for s in epic.record.steps] if isinstance(epic.record, CampaignRecord) else []
     steps = order + sorted({r.step for r in rows} - set(order))
@@ -627,7 +608,7 @@ def site_rows(rows: Iterable[GroupRow]) -> list[SiteRow]:
         site.total += row.total
         site.finished += row.finished
         site.failed += row.failed
-        site.attention += row.state in ATTENTION
+        site.attention += row.standing in ATTENTION
         site.stuck += bool(row.stuck)
     return sorted(sites.values(), key=lambda s: (-(s.rate if s.rate is not None else -1.0), -s.failed, s.site))
 
@@ -647,7 +628,7 @@ def by_site(tracker: Tracker, config: Config, target: Target | None = None, sinc
         if live is not None:
             live.apply(rows, now)
         for row in rows:
-            row.stuck = rules.reason(row.state, row.step, parse_time(row.submitted), _progress(row, now), now)
+            row.stuck = rules.reason(row.standing, row.step, parse_time(row.submitted), _progress(row, now), now)
     return site_rows(rows), rows
 
 
