@@ -69,6 +69,7 @@ PROTECTED = {"payload.outputRun": "the output run of the new attempt",
              "payload.butlerConfig": "the repository every attempt writes to"}
 
 _SKIP = "--skip-existing-in"
+_SECTIONS = ("pipetask", "cluster", "site", "payload", "finalJob", "environment", "executionButler")
 
 
 @dataclass
@@ -139,9 +140,13 @@ def _check_key(data: dict, path: list[str], setting: str) -> None:
             node = node[key]
         return True
 
+    head = path[0]
+    if len(path) == 1 and head in _SECTIONS:
+        raise InputError("--set", None, dotted, f"'{setting}': {head} is a section: set a key under it "
+                         f"({head}.<name>.<key>)" if head in ("pipetask", "cluster", "site") else
+                         f"'{setting}': {head} is a section: set a key under it ({head}.<key>)")
     if present(path):
         return
-    head = path[0]
     known = head in BPS_KEYS
     if known and head in ("pipetask", "cluster", "site") and len(path) >= 3:
         known = head == "site" or path[2] in JOB_KEYS  # a site's keys are its plugin's own
@@ -286,11 +291,20 @@ def derive_attempt(text: str, name: str, attempt: int, ident: str, skip_runs: Se
         if not labels:
             raise InputError("--memory", None, None, "no failed task is known for this run: name the tasks with "
                              "--task LABEL")
+        clusters = data.get("cluster") if isinstance(data.get("cluster"), dict) else {}
         for label in labels:
             before = _memory_of(data, label)
             after = int(round(before * amount)) if how == "x" else int(round(amount))
             _assign(data, ["pipetask", label, "requestMemory"], after)
             changes.append(f"pipetask.{label}.requestMemory: {int(before)} -> {after} MB")
+            for name, cluster in clusters.items():  # a cluster's own requestMemory wins over its tasks'
+                members = [t.strip() for t in str((cluster or {}).get("pipetasks") or "").split(",")]
+                held = (cluster or {}).get("requestMemory")
+                if label in members and isinstance(held, (int, float)) and not isinstance(held, bool):
+                    grown = int(round(held * amount)) if how == "x" else max(int(held), int(round(amount)))
+                    if grown != held:
+                        cluster["requestMemory"] = grown
+                        changes.append(f"cluster.{name}.requestMemory: {int(held)} -> {grown} MB")
     if overrides.retries is not None:
         if overrides.retries < 0:
             raise InputError("--retries", None, None, f"{overrides.retries}: expected 0 or more")
@@ -331,14 +345,15 @@ def settings_between(old_text: str, new_text: str) -> list[str]:
         old, new = yaml.safe_load(old_text) or {}, yaml.safe_load(new_text) or {}
     except yaml.YAMLError:
         return []
-    if isinstance(old, dict) and old.get("extraQgraphOptions"):
-        words = shlex.split(str(old["extraQgraphOptions"]))
-        if _SKIP in words:
-            i = words.index(_SKIP)
-            del words[i:i + 2]
-        old["extraQgraphOptions"] = shlex.join(words)
-        if not words:
-            del old["extraQgraphOptions"]
+    for data in (old, new):
+        if isinstance(data, dict) and data.get("extraQgraphOptions"):
+            words = shlex.split(str(data["extraQgraphOptions"]))
+            if _SKIP in words:
+                i = words.index(_SKIP)
+                del words[i:i + 2]
+            data["extraQgraphOptions"] = shlex.join(words)
+            if not words:
+                del data["extraQgraphOptions"]
 
     def leaves(node: Any, path: tuple[str, ...] = ()) -> dict[str, Any]:
         if isinstance(node, dict) and node:
