@@ -252,6 +252,7 @@ def test_status_overview_campaign_sites_and_stuck_runs_read_from_the_tracker(cam
     same(camp, camp.run("status", "demo-w47", "--site", "cc-in2p3"), SITE)
     same(camp, camp.run("--set", "status.stuck_hours=0.00001", "status", "demo-w47", "--stuck"), STUCK,
          SUMMARY.format(stuck=2, shown=2, live=""))
+    threading.Event().wait(0.5)  # past the 0.36 s step2 expects, however fast the run went (time.sleep is a no-op)
     same(camp, camp.run("--set", "status.expected_hours=step2=0.0001", "status", "demo-w47", "--stuck"), OVERDUE)
     same(camp, camp.run("status", "--by-site"), SITES, "2 sites of the campaigns, 6 submissions, read in S s\n")
     same(camp, camp.run("status", "demo-w47", "--by-site"), SITES)
@@ -326,7 +327,11 @@ def test_show_and_logs_of_one_submission_by_key_or_run_name(camp, write):
     try:
         runs = follow(camp, write, server.url)
         key = camp.keys["demo-w47_step1_001"]
+        before = len(camp.fake.log) if camp.fake else 0
         shown = camp.run("show", key)
+        if camp.fake:  # the ticket, its campaign's tickets (its epic and its group's attempts), its two comments
+            paths = [r["path"] for r in camp.fake.log[before:]]
+            assert len(paths) == 4 and paths[0].endswith("/issue/CAMP-2"), paths
         note = "TICKET/JC-2#NOTE" if camp.fake else "on the ticket"
         shows = "Blocked" if camp.fake else "partial"
         same(camp, shown, SHOW.format(shows=shows, note=note, failures="  TICKET/JC-2#NOTE" if camp.fake else ""))

@@ -30,7 +30,9 @@ from jiracampaign.services.report import build_report
 from jiracampaign.trackers import markdown
 from jiracampaign.trackers.base import NewItem
 from jiracampaign.trackers.local import LocalTracker
+from tests.conftest import campaign_fixture
 from tests.test_report_html import Page
+from tests.test_rescue import start, sync
 
 CAMPAIGN = "resc-w1"
 STEPS = [StepInfo("step1", (), 3), StepInfo("step2", ("step1",), 2)]
@@ -118,10 +120,11 @@ def _table(doc) -> str:
     return next(block for block in markdown.render(doc).split("\n\n") if block.startswith("| Step"))
 
 
-def _entries(path) -> list:
+def _entries(path, campaign: str = CAMPAIGN) -> list:
+    """The entries of a campaign's sync ledger, as sync hands them to `rollup_doc`."""
     tracker = LocalTracker(path)
     try:
-        [epic] = tracker.list_campaigns([CAMPAIGN])
+        [epic] = tracker.list_campaigns([campaign])
         return list(SyncState.from_bytes(tracker.read_attachment(epic.key, DIGEST_FILE)).entries.values())
     finally:
         tracker.close()
@@ -319,3 +322,57 @@ def test_show_names_the_chain_of_attempts_what_the_rescue_changed_and_the_verdic
     assert "attempt: 1" in accepted and not [line for line in accepted if line.startswith("attempts:")]
     assert f"verdict: accepted: {ACCEPTED}" in accepted
     assert json.loads(run(runner, path, "show", keys["1.2a1"], "--json").stdout)["verdict"] == "accepted"
+
+
+# ---- through the real commands ----------------------------------------------------------------------------------
+
+local_camp = campaign_fixture("local")
+
+
+def test_the_views_after_a_real_rescue_and_an_accept(local_camp, tmp_path):
+    """`create`, `submit`, `sync` (fake PanDA), `rescue` with more memory, `submit` of the rescue, its success
+    synced, `reject` of the failed group: the views read what these commands wrote."""
+    camp = local_camp
+    (a, b, c), _ = start(camp)
+    rescued = camp.run("rescue", a, "--memory", "x2", "--json")
+    assert rescued.exit_code == 0, rescued.output
+    new = json.loads(rescued.stdout)[0]["new_key"]
+    assert camp.run("submit", new).exit_code == 0
+    run2 = camp.submitted()[-1]["run_name"]
+    camp.panda.add_run(run2, {"isr": 10, "calibrate": 10}, request_id=camp.submitted()[-1]["run_id"])
+    for label in ("isr", "calibrate"):
+        camp.panda.progress(run2, label, finished=10, status="done")
+    camp.panda.set_status(run2, "Finished")
+    sync(camp)
+    epic = next(t[0] for t in camp.tickets() if (t[3] or {}).get("type") == "campaign")
+    [roll] = camp.comments(epic, "rollup")  # group 1 by its attempt 2; 4 runs submitted for 3 groups
+    assert ("| Step | Submissions | Not submitted | Succeeded | Failed | Attempts | Files | Done | Failed |\n"
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+            "| step1 | 3 | 0 | 2 | 1 | 4 | 60 | 40 | 10 |\n") in roll, roll
+    rejected = camp.run("reject", c, "--reason", "isr config wrong for these visits")
+    assert rejected.exit_code == 0, rejected.output
+
+    groups = json.loads(camp.run("status", "demo-w47", "--json").stdout)
+    step1 = [(g["group"], g["key"], g["state"], g["attempts"], g["verdict"]) for g in groups if g["step"] == "step1"]
+    assert step1 == [("1/3", new, "succeeded", [new, a], None), ("2/3", b, "succeeded", [b], None),
+                     ("3/3", c, "failed", [c], "rejected")]
+    assert json.loads(camp.run("status", "demo-w47", "--failed", "--json").stdout) == []
+    [line] = json.loads(camp.run("status", "--json").stdout)
+    assert {k: v for k, v in line["by_state"].items() if v} == {"rejected": 1, "succeeded": 2, "not submitted": 3}
+    table = _table(texts.rollup_doc(_entries(camp.tmp / "store.sqlite", "demo-w47"), [], "now"))
+    assert table.splitlines()[0] == "| Step | Submissions | Not submitted | Succeeded | Rejected | Attempts | Files | " \
+                                    "Done | Failed |"
+    assert table.splitlines()[2] == "| step1 | 3 | 0 | 2 | 1 | 4 | 60 | 40 | 10 |"
+
+    first = [" ".join(line.split()) for line in camp.run("show", a).stdout.splitlines()]
+    assert f"attempts: {new} (a2) succeeded" in first
+    assert f"{a} (a1) partial (rescued) <- this one" in first
+    second = [" ".join(line.split()) for line in camp.run("show", new).stdout.splitlines()]
+    assert f"rescues: {a} (demo-w47_step1_001)" in second
+    assert any(line.startswith("changed: ") and "requestMemory" in line for line in second), second
+
+    out = tmp_path / "r.html"
+    assert camp.run("report", "--html", str(out)).exit_code == 0
+    rows = Page(out.read_text()).rows("groups", campaign="demo-w47", step="step1")
+    assert [r[2:4] for r in rows if r[0] in ("1/3", "3/3")] == [
+        [f"{new} ← {a} a1 partial · rescued", "succeeded"], [c, "failed rejected isr config wrong for these visits"]]
