@@ -329,7 +329,7 @@ def test_show_names_the_chain_of_attempts_what_the_rescue_changed_and_the_verdic
 local_camp = campaign_fixture("local")
 
 
-def test_the_views_after_a_real_rescue_and_an_accept(local_camp, tmp_path):
+def test_the_views_after_a_real_rescue_and_a_reject(local_camp, tmp_path):
     """`create`, `submit`, `sync` (fake PanDA), `rescue` with more memory, `submit` of the rescue, its success
     synced, `reject` of the failed group: the views read what these commands wrote."""
     camp = local_camp
