@@ -77,7 +77,7 @@ def demo(tmp_path_factory) -> DemoRun:
 def test_the_demo_runs_to_its_end_and_prints_the_tickets_and_the_failure_summary(demo):
     assert demo.proc.returncode == 0, demo.proc.stdout[-3000:] + demo.proc.stderr[-3000:]
     out = demo.proc.stdout
-    assert "[7/7] The tickets, as a pilot reads them" in out
+    assert "[7/8] The tickets, as a pilot reads them" in out
     partial = demo.submission("step2", 1)
     assert f"{partial.key}   partial" in out
     assert "Failures in run" in out and "consolidateVisitSummary" in out and f"visit={FAILED_VISIT}" in out
@@ -133,6 +133,34 @@ def test_the_json_failure_report_is_attached_to_the_partial_ticket(demo):
     assert "Simulated failure" in failed["attempts"][-1]["exception"]["message"]
 
 
+def test_the_rescue_runs_only_what_failed_and_closes_both_tickets(demo):
+    assert "[8/8] jiracampaign rescue" in demo.proc.stdout
+    first = demo.submission("step2", 1)
+    second = demo.items[f"{CAMPAIGN}_step2_001-a2"]
+    record = second.record
+    assert record.attempt == 2 and record.rescues == first.ident and record.run is not None
+    assert record.run.run_name.endswith("_attempt2") and record.output_run.endswith("/attempt2")
+    assert second.sync.state == "succeeded" and second.done
+    assert first.sync.verdict == "rescued" and first.done  # closed by sync once attempt 2 succeeded
+    assert any("Attempt 2 of this group was prepared as" in note and second.key in note
+               for note in demo.notes[first.key])
+    # provenance of the two attempts: attempt 2 ran the one quantum attempt 1 failed, nothing else
+    from jiracampaign.sources.bps.bridge import StackBridge
+
+    runs = [first.record.run, record.run]
+    answer = StackBridge(python=str(STACK / "bin" / "python")).call(
+        "provenance", runs=[{"name": r.run_name, "submit_dir": r.submit_dir} for r in runs])["runs"]
+    one, two = (answer[r.run_name] for r in runs)
+    [task1] = [t for t in one["tasks"] if t["label"] == "consolidateVisitSummary"]
+    [task2] = [t for t in two["tasks"] if t["label"] == "consolidateVisitSummary"]
+    assert (task1["expected"], task1["successful"], task1["failed"]) == (12, 11, 1)
+    assert (task2["expected"], task2["successful"], task2["failed"], task2["blocked"]) == (1, 1, 0, 0)
+    assert task1["successful"] + task2["successful"] == task1["expected"]  # every quantum succeeded, once
+    assert [q["data_id"]["visit"] for q in one["failed"]] == [FAILED_VISIT]
+    options = Path(record.run.submit_dir).glob("*_config.yaml")
+    assert any(f"--skip-existing-in {first.record.output_run}" in p.read_text() for p in options)
+
+
 # ---- fast: what submit says and does --------------------------------------------------------------------------
 
 def _item(key: str, n: int, *, run: bool = True, state: str = "") -> Item:
@@ -149,8 +177,8 @@ def test_a_step_that_must_wait_says_why_for_each_ticket_and_how_to_go_on():
     text = Submitter.waiting_detail("step2", [_item("JC-2", 1, state="partial"), _item("JC-3", 2),
                                               _item("JC-4", 3, run=False), _item("JC-5", 4, state="running")])
     assert text.startswith("step step2 must wait until JC-2, JC-3, JC-4, JC-5 are done (")
-    assert "JC-2: partial" in text and "read its failure summary, then submit its next attempt" in text
-    assert "accept what it produced with --force" in text and "--force submits anyway" not in text
+    assert "JC-2: partial" in text and "read its failure summary, then rescue it (jiracampaign rescue JC-2)" in text
+    assert "or accept what it produced (jiracampaign accept JC-2)" in text
     assert "JC-3: not synced" in text and "JC-4: not submitted" in text and "JC-5: running" in text
     assert "run 'jiracampaign sync'" in text
     plain = Submitter.waiting_detail("step2", [_item("JC-3", 2)])

@@ -251,3 +251,28 @@ def test_create_names_the_rescue_that_makes_a_changed_group_s_next_attempt(camp,
     spec.write_text(camp_demo().read_text().replace("requestMemory: 4096", "requestMemory: 9000"))
     more = camp.run("create", str(spec))
     assert f"jiracampaign rescue {new} --set requestMemory=9000" in more.stderr  # the latest attempt is named
+
+
+def test_restart_continues_the_same_run_and_sync_follows_it_again(camp):
+    (a, b, c), runs = start(camp)
+    tickets = len(camp.tickets())
+    restarted = camp.run("rescue", a, "--restart", "--json")
+    assert restarted.exit_code == 0, restarted.output
+    [row] = json.loads(restarted.stdout)
+    assert row["action"] == "restarted" and row["run_name"] == runs[0]["run_name"] and row["run_id"] != runs[0]["run_id"]
+    [call] = [r for r in camp.submitted() if r.get("restart")]
+    assert call["args"][:2] == ["--id", str(runs[0]["run_id"])]  # a PanDA run restarts by its run id
+    assert call["args"][2:] == ["--wms-service-class", "lsst.ctrl.bps.panda.PanDAService"]
+    assert Path(call["cwd"]).name == "demo-w47_step1_001-a1"  # from the folder it was submitted from
+    status, meta, _, notes = camp.ticket(a)
+    assert status == "In Progress" and meta["run"]["run_id"] == str(row["run_id"])
+    assert any("Restarted with" in n for n in notes)
+    assert len(camp.tickets()) == tickets  # no new ticket: the same attempt goes on
+    camp.panda.add_run(runs[0]["run_name"], {"isr": 10, "calibrate": 10}, request_id=row["run_id"])
+    for label in ("isr", "calibrate"):
+        camp.panda.progress(runs[0]["run_name"], label, finished=10, status="done")
+    camp.panda.set_status(runs[0]["run_name"], "Finished")
+    sync(camp)
+    assert camp.ticket(a)[0] == "Done"
+    again = camp.run("rescue", b, "--restart")
+    assert again.exit_code != 0 and "succeeded" in again.output

@@ -15,7 +15,10 @@ Rubin stack (``.venv-lsst``, ``make stack``) is used only through its own progra
 5. shows that step2 waits (its earlier step is not synced yet), then ``jiracampaign sync``;
 6. ``submit --step step2`` (one quantum fails on purpose: ``fail_summary.py``), ``sync`` again;
 7. prints the tickets, their states, and what a pilot reads on the ticket that needs attention: the
-   failure summary and the attached failure report, from the store through jiracampaign's own code.
+   failure summary and the attached failure report, from the store through jiracampaign's own code;
+8. ``jiracampaign rescue`` of the partial step2 ticket without the injected failure, ``--submit``: its
+   attempt 2 (a new ticket linked to it) runs only the quantum that failed (``--skip-existing-in``
+   attempt 1); ``sync``: attempt 2 succeeded, and attempt 1 is closed as rescued.
 
 Every run starts clean: it removes its build folder (``build/demo``, or another one it made: one that holds
 ``.jiracampaign-demo``).
@@ -150,7 +153,7 @@ class Demo:
         say = self.say
         say(f"jiracampaign demo in {self.build} (the Rubin stack of {self.stack})")
 
-        say(f"[1/7] Butler repository: toy instrument, {visits} visits x {detectors} detector(s) over {nights} "
+        say(f"[1/8] Butler repository: toy instrument, {visits} visits x {detectors} detector(s) over {nights} "
             "nights, mock raws ...")
         started = time.perf_counter()
         summary = self.build_repo(visits, detectors, nights)
@@ -158,7 +161,7 @@ class Demo:
             f"({self.timed('repository', started):.1f} s)")
 
         self.write_inputs()
-        say(f"[2/7] jiracampaign create {self.spec.relative_to(self.build.parent)} (embedded store {self.store.name})")
+        say(f"[2/8] jiracampaign create {self.spec.relative_to(self.build.parent)} (embedded store {self.store.name})")
         started = time.perf_counter()
         created = self.jiracampaign("create", str(self.spec), "--output-dir", str(self.folder))
         say(_indent(created.stdout))
@@ -168,27 +171,39 @@ class Demo:
         step1 = [s for s in manifest["submissions"] if s["step"] == "step1"]
         for sub in step1:
             group = f"step1 group {sub['group']}/{sub['groups']}"
-            say(f"[3/7] bps submit {group} ({sub['label']}): Parsl, local, clustered; it returns when the run "
+            say(f"[3/8] bps submit {group} ({sub['label']}): Parsl, local, clustered; it returns when the run "
                 "has ended ...")
             started = time.perf_counter()
             self._show_submit(self.submit("--step", "step1", "--group", str(sub["group"])), "submitted")
             say(f"      ({self.timed('submit ' + group, started):.0f} s)")
 
-        say("[4/7] step2 before a sync (dry run): it must wait")
+        say("[4/8] step2 before a sync (dry run): it must wait")
         self._show_submit(self.submit("--step", "step2", "--dry-run"), None)
 
-        say("[5/7] jiracampaign sync")
+        say("[5/8] jiracampaign sync")
         self._sync("sync after step1")
 
-        say("[6/7] bps submit step2 (one quantum of consolidateVisitSummary fails on purpose) ...")
+        say("[6/8] bps submit step2 (one quantum of consolidateVisitSummary fails on purpose) ...")
         started = time.perf_counter()
         self._show_submit(self.submit("--step", "step2"), "submitted")
         say(f"      ({self.timed('submit step2', started):.0f} s)")
         say("      jiracampaign sync")
         self._sync("sync after step2")
 
-        say("[7/7] The tickets, as a pilot reads them")
+        say("[7/8] The tickets, as a pilot reads them")
         self.show_tickets()
+
+        partial = next(s for s in manifest["submissions"] if s["step"] == "step2")
+        key = self.key_of(partial["id"])
+        say(f"\n[8/8] jiracampaign rescue {key} --set extraQgraphOptions= --submit (the injected failure removed; "
+            "attempt 2 skips what attempt 1 did) ...")
+        started = time.perf_counter()
+        rescued = self.jiracampaign("rescue", key, "--set", "extraQgraphOptions=", "--submit", "-o", str(self.folder))
+        say(_indent(rescued.stdout + rescued.stderr))
+        say(f"      ({self.timed('rescue and submit attempt 2', started):.0f} s)")
+        say("      jiracampaign sync")
+        self._sync("sync after attempt 2")
+        self.show_tickets(notes=False)
         total = time.perf_counter() - began
         say("\nTimes: " + ", ".join(f"{label} {took:.1f} s" for label, took in self.timings)
             + f"; total {total:.1f} s")
@@ -209,8 +224,19 @@ class Demo:
         self.say(_indent(proc.stdout + proc.stderr))
         self.say(f"      ({self.timed(label, started):.1f} s)")
 
-    def show_tickets(self) -> None:
-        """Each ticket's key, state and run; the notes and files of those that need attention."""
+    def key_of(self, ident: str) -> str:
+        """The ticket key of a submission, from the store."""
+        sys.path.insert(0, str(ROOT))
+        from jiracampaign.trackers.local import LocalTracker
+
+        tracker = LocalTracker(self.store)
+        try:
+            return next(item.key for item in tracker.find_items(CAMPAIGN) if item.ident == ident)
+        finally:
+            tracker.close()
+
+    def show_tickets(self, notes: bool = True) -> None:
+        """Each ticket's key, state and run; with ``notes``, the notes and files of those that need attention."""
         sys.path.insert(0, str(ROOT))
         from jiracampaign.core.records import SubmissionRecord
         from jiracampaign.trackers.local import LocalTracker
@@ -220,8 +246,10 @@ class Demo:
             items = tracker.find_items(CAMPAIGN)
             for item in items:
                 run = item.record.run.run_name if isinstance(item.record, SubmissionRecord) and item.record.run else ""
-                self.say(f"      {item.key:<6} {item.status:<10} {item.ident:<24} {run}")
-            for item in items:
+                verdict = item.sync.verdict if item.sync and item.sync.verdict else ""
+                shown = f"{item.status} ({verdict})" if verdict else item.status
+                self.say(f"      {item.key:<6} {shown:<20} {item.ident:<24} {run}")
+            for item in items if notes else ():
                 if item.status in ("partial", "failed", "unknown", "held") or item.kind == "campaign":
                     self.say(f"\n--- {item.key} ({item.ident}, {item.status}): notes "
                              + "-" * max(0, 60 - len(item.key) - len(item.ident)))

@@ -32,13 +32,15 @@ VERDICT_COLUMNS = [("key", "KEY"), ("id", "SUBMISSION"), ("verdict", "VERDICT"),
 @click.option("--failed-only", is_flag=True, help="Restrict the data query to the failed data IDs (from the run's "
               "provenance report).")
 @click.option("--submit", "then_submit", is_flag=True, help="Submit the new attempts at once.")
+@click.option("--restart", is_flag=True, help="Run `bps restart` of KEY's run instead of a new attempt (HTCondor, "
+              "Parsl: from its submit folder; PanDA: by run id): the same run goes on with what did not succeed.")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False), help="Campaign folder; default: "
               "<campaigns_dir>/<campaign id>.")
 @click.option("--dry-run", is_flag=True, help="Check and show what would be prepared; change nothing.")
 @output_options
 @click.pass_obj
 def rescue(state: State, keys, campaign, advised, yes, memory, tasks, retries, sets, failed_only, then_submit,
-           output_dir, dry_run, fmt) -> None:
+           restart, output_dir, dry_run, fmt) -> None:
     """Prepare the next attempt of a failed or partial submission, as a new ticket linked to it.
 
     The new BPS file is derived from the file KEY was submitted with: output run .../attempt<N+1> in
@@ -54,6 +56,7 @@ def rescue(state: State, keys, campaign, advised, yes, memory, tasks, retries, s
         jiracampaign rescue JC-4 --memory x2
         jiracampaign rescue JC-4 --set extraQgraphOptions= --failed-only --submit
         jiracampaign rescue --campaign dp02-w38 --advised --yes
+        jiracampaign rescue JC-7 --restart
     """
     from ..planning.rescue import Overrides
     from ..plugins import open_tracker
@@ -65,6 +68,22 @@ def rescue(state: State, keys, campaign, advised, yes, memory, tasks, retries, s
         raise click.UsageError("name a submission KEY, or --campaign C --advised")
     if advised and (memory or tasks or retries is not None or sets or failed_only):
         raise click.UsageError("--advised applies the advised options; give no other override")
+    if restart:
+        if len(keys) != 1 or advised or memory or tasks or retries is not None or sets or failed_only or dry_run:
+            raise click.UsageError("--restart takes one KEY and no override: the run restarts as it was submitted")
+        from ..plugins import open_tracker
+        from ..services.rescue import restart as restart_run
+
+        tracker = open_tracker(state.config)
+        try:
+            result = restart_run(tracker, state.config, keys[0], output_dir)
+        finally:
+            tracker.close()
+        click.echo(render_rows([result.row()], [("key", "KEY"), ("action", "ACTION"), ("run_id", "RUN ID"),
+                                                ("run_name", "RUN"), ("detail", "DETAIL")], fmt), nl=False)
+        if result.action != "restarted":
+            fail(ExitStatus.ERROR)
+        return
     overrides = Overrides(memory=memory, tasks=tuple(tasks), retries=retries, sets=tuple(sets),
                           failed_ids=[] if failed_only else None)
 

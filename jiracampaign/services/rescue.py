@@ -20,9 +20,12 @@ import logging
 import os
 import re
 import shlex
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+import yaml
 
 from ..config import Config, data_dir
 from ..core import texts
@@ -37,9 +40,12 @@ from ..sources.bps.provenance import report_name
 from ..trackers.base import Item, NewItem, Tracker
 from .items import campaign_items, folder_for
 from .journal import open_journal
-from .submit import LOCK_WAIT
+from ..childenv import secret_variables
+from ..plugins import source_for
+from .ledger import add_runs
+from .submit import LOCK_WAIT, Submitter
 
-__all__ = ["RescueResult", "Rescuer", "rescue", "advised", "parse_advice", "RESCUABLE"]
+__all__ = ["RescueResult", "Rescuer", "rescue", "restart", "advised", "parse_advice", "RESCUABLE", "RESTARTABLE"]
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +300,47 @@ def advised(items: list[Item]) -> list[tuple[Item, Overrides]]:
         if latest.sync and latest.sync.advice and _state(latest) in RESCUABLE and not _verdict(latest):
             out.append((latest, parse_advice(latest.sync.advice)))
     return out
+
+
+#: workload systems whose BPS plugin implements ``bps restart`` (by submit folder; PanDA by run id)
+RESTARTABLE = ("htcondor", "parsl", "panda")
+
+
+def restart(tracker: Tracker, config: Config, key: str, output_dir: str | None = None,
+            run: Callable[..., Any] | None = None):
+    """``bps restart`` of a submission's run instead of a new attempt (same run, same output run), where its
+    workload system supports it; the item shows it running again and sync follows it afresh.
+
+    Returns the `SubmitResult` (``restarted`` or ``failed``).
+    """
+    item = tracker.get_item(key)
+    if item is None or not isinstance(item.record, SubmissionRecord):
+        raise InputError("KEY", None, None, f"no submission ticket {key} in {tracker.describe()}")
+    record: SubmissionRecord = item.record
+    folder = folder_for(config.get("campaigns_dir"), output_dir, record.campaign)
+    with exclusive(lock_path(data_dir()), LOCK_WAIT):
+        items = campaign_items(tracker, record.campaign, folder, known={item.ident: (item.key, item.id)})
+        item = next((i for i in items if i.key == key), item)
+        rescuer = Rescuer(tracker, folder, items)
+        if rescuer.check(item) is not None:
+            raise JiraCampaignError(f"{key} already has a next attempt: restart or rescue that one")
+        wms = record.run.wms
+        if wms not in RESTARTABLE:
+            raise JiraCampaignError(f"{key} ran on '{wms or 'an unknown workload system'}', whose BPS plugin has no "
+                                    f"restart here ({', '.join(RESTARTABLE)} have): rescue it without --restart")
+        if wms != "panda" and not record.run.submit_dir:
+            raise JiraCampaignError(f"{key}: its submit folder is not recorded, which bps restart needs: rescue it "
+                                    "without --restart")
+        text = rescuer.submitted_file(item).decode("utf-8")
+        wms_class = str((yaml.safe_load(text) or {}).get("wmsServiceClass") or "")
+        submitter = Submitter(tracker, folder, config.get("bps.command"), lambda w: source_for(w, config),
+                              run=run or subprocess.run, secrets=secret_variables(config))
+        submitter.check_bps()
+        result, entry = submitter.restart(item, wms_class)
+        epic = next((i for i in items if i.kind == "campaign"), None)
+        if entry is not None and epic is not None:
+            add_runs(tracker, epic, [entry], items, lambda w: source_for(w, config))
+        return result
 
 
 def rescue(tracker: Tracker, config: Config, keys: tuple[str, ...] = (), campaign: str | None = None,

@@ -38,6 +38,7 @@ from ..childenv import child_environment, secret_variables
 from ..config import Config, data_dir
 from ..core import texts
 from ..core.attempts import SETTLING, Verdict, attempt_ident, by_group, first_ident
+from ..core.documents import Document, Mono, Paragraph
 from ..core.ledger import Entry
 from ..core.records import NO_RUN_ID, CampaignRecord, RunIdentity, SubmissionRecord
 from ..core.states import BatchState
@@ -461,6 +462,41 @@ class Submitter:
                           wms=wms_of(content.decode("utf-8", "replace")), submitted=started, returned=returned)
         self.record(item, run)
         return SubmitResult(item.key, item.ident, "submitted", found.get("submit_dir") or "", run)
+
+    def restart(self, item: Item, wms_class: str) -> tuple[SubmitResult, Entry | None]:
+        """``bps restart`` of the item's run, in the working folder it was submitted from (Parsl reads its
+        ``runinfo/`` there): the same run continues with what failed; its new run id goes on the item,
+        which shows it running again, and its sync state starts afresh."""
+        record: SubmissionRecord = item.record
+        run = record.run
+        ident = run.run_id if run.wms == "panda" else run.submit_dir
+        command = self.command + ["restart", "--id", str(ident)] + (["--wms-service-class", wms_class] if wms_class else [])
+        workdir = run_folder(self.folder, record)
+        workdir.mkdir(parents=True, exist_ok=True)
+        log.info("%s: %s (in %s)", item.key, shlex.join(command), workdir)
+        started = self.now()
+        try:
+            proc = self.runner(command, cwd=workdir, capture_output=True, text=True,
+                               env={**self.environment(), "PWD": str(workdir)}, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            proc = subprocess.CompletedProcess(command, 127, "", f"{command[0]}: {exc.strerror or exc}")
+        out = (proc.stdout or "") + (proc.stderr or "")
+        found = parse_bps_output(proc.stdout or "")
+        failed = next((line for line in out.splitlines() if line.startswith("Restart failed")), "")
+        if proc.returncode != 0 or failed or not found.get("run_name"):
+            why = failed or (f"exit status {proc.returncode}" if proc.returncode else "no 'Run Name:' in its output")
+            tail = "\n".join(out.rstrip().splitlines()[-TAIL_LINES:]) or "(no output)"
+            self.tracker.add_note(item.key, texts.submit_failed_doc(shlex.join(command), why, tail))
+            return SubmitResult(item.key, item.ident, "failed", f"bps restart failed ({why})"), None
+        again = dataclasses.replace(run, run_id=found.get("run_id") or run.run_id, submitted=started,
+                                    returned=self.now())
+        self.record(item, again)
+        fresh = self.entry(item, again)
+        self.tracker.set_sync(item.key, fresh.record())  # the run is followed afresh: no state, no verdict
+        self.tracker.add_note(item.key, Document([Paragraph([
+            "Restarted with ", Mono(shlex.join(command)), f" (run id {again.run_id or 'none'}): the run goes on "
+            "with what had not succeeded."])]))
+        return SubmitResult(item.key, item.ident, "restarted", str(workdir), again), fresh
 
     def _workdir(self, record: SubmissionRecord) -> Path:
         """The attempt's working folder, made empty: what a failed earlier try left is moved aside, not reused

@@ -4,6 +4,7 @@
     Run Id: <iDDS request id>
     Run Name: <uniqProcName>
 
+`bps restart --id ID` restarts the logged run of that id or submit folder (a new Run Id, the same Run Name).
 `bps --help` prints a usage text and exits 0 (what `submit` runs once to check that bps works).
 
 Environment: FAKE_BPS_LOG (a file getting one JSON line per submit: file, cwd, run id, run name, `at`
@@ -37,6 +38,8 @@ def main() -> int:
     if sys.argv[1:] == ["--help"]:
         print("Usage: bps [OPTIONS] COMMAND [ARGS]...\n\nCommands:\n  submit  Submit a workflow.")
         return 0
+    if sys.argv[1:2] == ["restart"]:
+        return restart(sys.argv[2:])
     if len(sys.argv) != 3 or sys.argv[1] != "submit":
         print("Usage: bps submit [OPTIONS] FILE", file=sys.stderr)
         return 2
@@ -64,12 +67,35 @@ def main() -> int:
     if log:
         with open(log, "a") as out:
             out.write(json.dumps({"file": str(path), "cwd": os.getcwd(), "run_id": run_id, "run_name": name,
+                                  "submit_dir": submit_dir,
                                   "at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
                                   "env": dict(os.environ)}) + "\n")
     print("lsst.ctrl.bps.drivers INFO: Starting submission process")
     print(f"Submit dir: {submit_dir}")
     print(f"Run Id: {'None' if os.environ.get('FAKE_BPS_PARSL') else run_id}")
     print(f"Run Name: {name}")
+    return 0
+
+
+def restart(args: list[str]) -> int:
+    """``bps restart --id ID [--wms-service-class CLASS]``: the run of that id or submit folder, with a new id
+    (what ctrl_bps prints); ``Restart failed: ...`` (and exit status 0, as bps does) for an unknown one."""
+    if "--id" not in args:
+        print("Usage: bps restart [OPTIONS]\nError: Missing option '--id'.", file=sys.stderr)
+        return 2
+    wanted = args[args.index("--id") + 1]
+    log = os.environ.get("FAKE_BPS_LOG")
+    runs = [json.loads(line) for line in Path(log).read_text().splitlines()] if log and Path(log).exists() else []
+    found = next((r for r in runs if wanted in (str(r["run_id"]), r.get("submit_dir"))), None)
+    if found is None:
+        print(f"Restart failed: no workflow found for {wanted}")
+        return 0
+    new_id = int(os.environ.get("FAKE_BPS_FIRST_ID", "6000")) + len(runs)
+    with open(log, "a") as out:
+        out.write(json.dumps({**found, "restart": True, "run_id": new_id, "cwd": os.getcwd(), "args": args,
+                              "env": dict(os.environ)}) + "\n")
+    print(f"Run Id: {new_id}")
+    print(f"Run Name: {found['run_name']}")
     return 0
 
 
