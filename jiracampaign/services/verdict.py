@@ -44,8 +44,10 @@ RUNNING = frozenset({BatchState.PENDING.value, BatchState.RUNNING.value})
 #: for each verdict an operator gives: the run states it cannot follow, and why not
 _REFUSED = {
     Verdict.ACCEPTED: ({"succeeded": "it succeeded: there is nothing to accept",
+                        "": "it was not synced since it was submitted: run 'jiracampaign sync' first, or "
+                            "force-complete it",
                         **{s: "it is still {s}: wait until it ends and sync, or force-complete it" for s in
-                           ("pending", "running", "held", "unknown", "")}}),
+                           ("pending", "running", "held", "unknown")}}),
     Verdict.FORCE_COMPLETED: {"succeeded": "it succeeded: it is complete already"},
     Verdict.REJECTED: {s: "it is still {s}: cancel it first (bps cancel), sync, then reject it" for s in RUNNING},
 }
