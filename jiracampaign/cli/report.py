@@ -40,9 +40,10 @@ def report(state: State, campaigns: tuple[str, ...], html_file: Path, since_days
 
     Reads the tracker only (states and counts as the last sync wrote them; no status source is
     asked): the open campaigns and those closed within --since days, or every one with --all, or the
-    CAMPAIGNs named. Per campaign a table of its steps, then per step its groups with their ticket,
-    state, input files done and failed, run, site and links (ticket, monitor, failure summary), and
-    the latest failure summary's groups (count, task, error, message, data IDs). The page loads
+    CAMPAIGNs named. Per campaign a table of its steps, then per step its groups, each by its latest
+    attempt, with their ticket (and earlier attempts), state (and verdict), input files done and
+    failed, run, site and links (ticket, monitor, failure summary), and the latest failure summary's
+    groups (count, task, error, message, data IDs). The page loads
     nothing from elsewhere: open it from disk, mail it, or publish it as it is.
 
     \b

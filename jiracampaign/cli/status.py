@@ -313,10 +313,11 @@ def _watch(build: Callable[[], _Frame], seconds: float, reader, per_hour: int) -
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.pass_obj
 def show(state: State, target: str, live: bool, as_json: bool) -> None:
-    """Show one submission: record, BPS file and checksum, run, attempt, state, tasks, failures, links.
+    """Show one submission: record, BPS file and checksum, run, attempts, verdict, state, tasks, failures, links.
 
     KEY|RUN is the submission's ticket key or its run name (any case). Read from the tracker (the
-    local store or JIRA): the ticket, its campaign, its status note and its latest failure summary.
+    local store or JIRA): the ticket, its campaign (and its group's other attempts, earlier and later),
+    its status note and its latest failure summary.
     --live also asks the run's status source (PanDA, or BPS for HTCondor and Parsl runs); nothing is
     written. Exits 7 when the live read was incomplete.
 
