@@ -15,6 +15,7 @@ from tests.conftest import campaign_fixture
 from tests.test_cli_sync import OOM
 
 camp = campaign_fixture("local", "cloud", "datacenter")
+jira_camp = campaign_fixture("cloud", "datacenter")  # faults are injected at the fake JIRA server
 
 FOLDER = Path("camps") / "demo-w47"
 
@@ -278,3 +279,32 @@ def test_restart_continues_the_same_run_and_sync_follows_it_again(camp):
     assert camp.ticket(a)[0] == "Done"
     again = camp.run("rescue", b, "--restart")
     assert again.exit_code != 0 and "succeeded" in again.output
+
+
+def test_a_crash_between_the_ticket_and_the_link_is_repaired_by_a_re_run(jira_camp):
+    camp = jira_camp
+    (a, b, c), runs = start(camp)
+    tickets = len(camp.tickets())
+    camp.fake.inject("POST", r"/issueLink$", "500", times=50)
+    broken = camp.run("rescue", a, "--memory", "x2")
+    assert broken.exit_code != 0 and "link tickets failed" in broken.output, broken.output
+    assert len(camp.tickets()) == tickets + 1 and not camp.fake.links  # the ticket, no link
+    camp.fake.faults.clear()
+    repaired = camp.run("rescue", a, "--memory", "x2", "--json")
+    assert repaired.exit_code == 0, repaired.output
+    [row] = json.loads(repaired.stdout)
+    assert len(camp.tickets()) == tickets + 1  # no second ticket
+    assert links(camp, row["new_key"]) == [("rescues", a)] and len(camp.comments(a, "rescue-a2")) == 1
+    again = camp.run("rescue", a, "--memory", "x2", "--json")
+    assert json.loads(again.stdout)[0]["action"] == "unchanged" and len(camp.fake.links) == 1
+
+
+def test_a_lost_answer_to_the_link_or_the_create_makes_nothing_twice(jira_camp):
+    camp = jira_camp
+    (a, b, c), runs = start(camp)
+    tickets = len(camp.tickets())
+    camp.fake.inject("POST", r"/issueLink$", "lost")
+    camp.fake.inject("POST", r"/issue/bulk$|/issue$", "lost")
+    done = camp.run("rescue", a, "--memory", "x2", "--json")
+    assert done.exit_code == 0, done.output
+    assert len(camp.tickets()) == tickets + 1 and len(camp.fake.links) == 1
