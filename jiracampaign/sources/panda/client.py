@@ -9,6 +9,7 @@ either a retry (429, 5xx, timeouts, lost connections; honouring ``Retry-After``)
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit
@@ -70,6 +71,7 @@ class MonitorClient:
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json", "User-Agent": "jiracampaign"})
         self.requests_made = 0
+        self._count = threading.Lock()  # several threads may send at once (`PandaSource` concurrency)
 
     def link(self, path: str, params: dict[str, Any] | None = None) -> str:
         """A human page on the monitor (no ``json`` key), for tickets and terminals."""
@@ -88,8 +90,9 @@ class MonitorClient:
         attempt = 0
         while True:
             if self.budget is not None:
-                self.budget.take()
-            self.requests_made += 1
+                self.budget.take()  # one SQLite transaction: exact across threads and processes
+            with self._count:
+                self.requests_made += 1
             try:
                 # auth=no-op: the JSON views are anonymous and reject an invalid header, so never send
                 # credentials requests might pick up from ~/.netrc

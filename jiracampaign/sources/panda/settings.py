@@ -14,6 +14,8 @@ SETTINGS: tuple[Key, ...] = (
         Key("max_retries", "int", "Retries on 429 (after its Retry-After), 5xx, timeouts and lost connections."),
         Key("days", "posint", "Smallest look-back window in days; widened automatically to reach the oldest open run."),
         Key("max_failed_jobs", "posint", "Failed jobs read per run for the failure summary."),
+        Key("concurrency", "posint", "Detail requests (tasks, failed jobs) a sync keeps in flight at once, within "
+            "the hourly budget (2 to 4 suit the monitor).", default=3),
         Key("username", "str", "Only runs submitted by this PanDA user (empty: any user)."),
     )),
 )

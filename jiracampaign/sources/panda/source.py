@@ -8,6 +8,12 @@ jobs (capped): the final failures (the monitor's default view, which hides attem
 retry) and every failed attempt (``mode=nodrop``), so retried attempts are reported apart; plus a
 ``/job/<id>/`` call for an example job whose log links need the Harvester record.
 
+The detail requests (``/tasks/`` batches, each run's ``/jobs/`` and ``/job/`` reads) are independent:
+``concurrency`` of them (``panda.concurrency``, default 3) are kept in flight at once. How many may be
+sent is settled before the first one leaves (`RequestBudget.remaining`), and each request is still
+taken from the budget one by one (`RequestBudget.take`, one SQLite transaction), so concurrent
+requests never go over the hourly budget, in this process or with others.
+
 A run's state is a function of the monitor's data: the request state refined by its tasks' states.
 The task states last read are kept in the digest with the row they belong to, so a pass that does
 not read the tasks (nothing changed, or the budget ran out) reaches the same state as the pass that
@@ -26,6 +32,7 @@ from ...core.runs import RunRef, RunStatus
 from ...core.states import BatchState, combine
 from ...errors import ConfigError, SourceError
 from ..base import StatusSource
+from ...pool import bounded_map
 from ..budget import RequestBudget
 from .client import NOT_FOUND, MonitorClient
 from .parse import WfRow, as_int, group_failures, log_links, parse_task, parse_wfprogress, run_name_time
@@ -72,6 +79,8 @@ class PandaSource(StatusSource):
         Restrict wfprogress to this submitter (empty: every user).
     clock : callable
         The current UTC time (tests pass their own).
+    concurrency : `int`
+        Detail requests in flight at once (1: one at a time).
     """
 
     name = "panda"
@@ -79,9 +88,10 @@ class PandaSource(StatusSource):
     handles = ("panda",)
 
     def __init__(self, client: MonitorClient, days: int = 30, max_failed_jobs: int = 100, username: str = "",
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), concurrency: int = 3):
         self.client, self.days, self.max_failed_jobs, self.username, self.clock = (
             client, days, max_failed_jobs, username, clock)
+        self.concurrency = max(1, int(concurrency))
         self._stopped = ""  # why detail requests stopped in this pass (empty: they did not)
 
     @classmethod
@@ -96,7 +106,7 @@ class PandaSource(StatusSource):
         client.budget = RequestBudget(data_dir() / "panda-budget.sqlite", client.host,
                                       config.get("panda.requests_per_hour"))
         return cls(client, days=config.get("panda.days"), max_failed_jobs=config.get("panda.max_failed_jobs"),
-                   username=config.get("panda.username"), **kwargs)
+                   username=config.get("panda.username"), concurrency=config.get("panda.concurrency"), **kwargs)
 
     @property
     def requests_made(self) -> int:
@@ -194,40 +204,44 @@ class PandaSource(StatusSource):
     def _read_tasks(self, wanted: list[tuple[RunStatus, WfRow, RunRef]], since: str) -> None:
         batches = [wanted[i:i + TASK_BATCH] for i in range(0, len(wanted), TASK_BATCH)]
         affordable = self._afford(len(batches))
-        for number, batch in enumerate(batches):
-            try:
-                if number >= affordable:
-                    raise _Stop("PanDA request budget")
-                answer = self._get("/tasks/", {"reqid": "|".join(str(row.request_id) for _, row, _ in batch),
-                                               "date_from": since})
-                if not isinstance(answer, list):
-                    raise _Stop(f"PanDA monitor at {self.client.base} answered /tasks/ with "
-                                f"{type(answer).__name__}, not a list of tasks")
-            except _Stop as stop:
-                for status, _, _ in batch:  # the state stays what the row and the last task states say
-                    status.defer("task details", str(stop))
-                continue
-            by_request: dict[int, list[dict]] = {}
-            for task in answer:
-                if isinstance(task, dict):
-                    by_request.setdefault(as_int(task.get("reqid")), []).append(task)
-            for status, row, ref in batch:
-                tasks = [parse_task(t, status.name, self.client.base) for t in by_request.get(row.request_id, [])]
-                tasks.sort(key=lambda t: (t.task_id or 0))
-                status.tasks, status.detail = tasks, True
-                if tasks:
-                    status.total = sum(t.total for t in tasks)
-                    status.finished = sum(t.finished for t in tasks)
-                    status.failed = sum(t.failed for t in tasks)
-                    running = [t.running for t in tasks if t.running is not None]
-                    status.running = sum(running) if running else status.running
-                    status.split_known = True
-                elif not status.split_known:
-                    status.note("the monitor listed no tasks for this run, and its run list counts processed "
-                                "inputs only: how many of them failed is unknown")
-                states = [t.state for t in tasks]
-                status.state = combine(row.refined_state(), states)
-                status.digest = _digest(row, status.failed, states)
+        bounded_map(lambda job: self._read_task_batch(job[1], since, job[0] < affordable), list(enumerate(batches)),
+                    self.concurrency, "panda-tasks")
+
+    def _read_task_batch(self, batch: list[tuple[RunStatus, WfRow, RunRef]], since: str, affordable: bool) -> None:
+        """One ``/tasks/`` request for up to `TASK_BATCH` runs (run in a worker thread: touches only its batch)."""
+        try:
+            if not affordable:
+                raise _Stop("PanDA request budget")
+            answer = self._get("/tasks/", {"reqid": "|".join(str(row.request_id) for _, row, _ in batch),
+                                           "date_from": since})
+            if not isinstance(answer, list):
+                raise _Stop(f"PanDA monitor at {self.client.base} answered /tasks/ with "
+                            f"{type(answer).__name__}, not a list of tasks")
+        except _Stop as stop:
+            for status, _, _ in batch:  # the state stays what the row and the last task states say
+                status.defer("task details", str(stop))
+            return
+        by_request: dict[int, list[dict]] = {}
+        for task in answer:
+            if isinstance(task, dict):
+                by_request.setdefault(as_int(task.get("reqid")), []).append(task)
+        for status, row, ref in batch:
+            tasks = [parse_task(t, status.name, self.client.base) for t in by_request.get(row.request_id, [])]
+            tasks.sort(key=lambda t: (t.task_id or 0))
+            status.tasks, status.detail = tasks, True
+            if tasks:
+                status.total = sum(t.total for t in tasks)
+                status.finished = sum(t.finished for t in tasks)
+                status.failed = sum(t.failed for t in tasks)
+                running = [t.running for t in tasks if t.running is not None]
+                status.running = sum(running) if running else status.running
+                status.split_known = True
+            elif not status.split_known:
+                status.note("the monitor listed no tasks for this run, and its run list counts processed "
+                            "inputs only: how many of them failed is unknown")
+            states = [t.state for t in tasks]
+            status.state = combine(row.refined_state(), states)
+            status.digest = _digest(row, status.failed, states)
 
     def _read_failures(self, wanted: list[tuple[RunStatus, WfRow, RunRef]], since: str, detail: str) -> None:
         need = []
@@ -237,28 +251,33 @@ class PandaSource(StatusSource):
             if failing and (detail == "all" or previous_failed != status.failed):
                 need.append((status, row, failing))
         affordable = self._afford(2 * len(need)) // 2  # final failures and every failed attempt: 2 requests a run
-        for number, (status, row, failing) in enumerate(need):
-            query = {"jeditaskid": "|".join(map(str, failing)), "jobstatus": "failed", "limit": self.max_failed_jobs,
-                     "date_from": since}
-            try:
-                if number >= affordable:
-                    raise _Stop("PanDA request budget")
-                final = self._jobs(query)  # the monitor hides attempts superseded by a retry
-                every = "|".join(str(t.task_id) for t in status.tasks if t.task_id)
-                attempts = self._jobs(dict(query, jeditaskid=every, mode="nodrop"))  # every failed attempt, every task
-            except _Stop as stop:
-                status.defer("failure details", str(stop))
-                continue
-            labels = {t.task_id: t.label for t in status.tasks if t.task_id}
-            finals = {as_int(j.get("pandaid")) for j in final}
-            superseded = [j for j in attempts if as_int(j.get("pandaid")) not in finals]
-            status.failures = group_failures(final, labels, self.client.base)
-            status.retried = group_failures(superseded, labels, self.client.base)
-            status.failed_jobs, status.retried_jobs, status.failures_read = len(final), len(superseded), True
-            if len(final) >= self.max_failed_jobs or len(attempts) >= self.max_failed_jobs:
-                status.note(f"failure summary covers the newest {self.max_failed_jobs} failed jobs "
-                            "(panda.max_failed_jobs)")
-            self._fill_harvester_logs(status)
+        bounded_map(lambda job: self._read_run_failures(*job[1], since, job[0] < affordable), list(enumerate(need)),
+                    self.concurrency, "panda-jobs")
+
+    def _read_run_failures(self, status: RunStatus, row: WfRow, failing: list[int], since: str,
+                           affordable: bool) -> None:
+        """One run's failed jobs: two ``/jobs/`` reads, then log links (run in a worker thread)."""
+        query = {"jeditaskid": "|".join(map(str, failing)), "jobstatus": "failed", "limit": self.max_failed_jobs,
+                 "date_from": since}
+        try:
+            if not affordable:
+                raise _Stop("PanDA request budget")
+            final = self._jobs(query)  # the monitor hides attempts superseded by a retry
+            every = "|".join(str(t.task_id) for t in status.tasks if t.task_id)
+            attempts = self._jobs(dict(query, jeditaskid=every, mode="nodrop"))  # every failed attempt, every task
+        except _Stop as stop:
+            status.defer("failure details", str(stop))
+            return
+        labels = {t.task_id: t.label for t in status.tasks if t.task_id}
+        finals = {as_int(j.get("pandaid")) for j in final}
+        superseded = [j for j in attempts if as_int(j.get("pandaid")) not in finals]
+        status.failures = group_failures(final, labels, self.client.base)
+        status.retried = group_failures(superseded, labels, self.client.base)
+        status.failed_jobs, status.retried_jobs, status.failures_read = len(final), len(superseded), True
+        if len(final) >= self.max_failed_jobs or len(attempts) >= self.max_failed_jobs:
+            status.note(f"failure summary covers the newest {self.max_failed_jobs} failed jobs "
+                        "(panda.max_failed_jobs)")
+        self._fill_harvester_logs(status)
 
     def _jobs(self, query: dict) -> list[dict]:
         answer = self._get("/jobs/", query)
