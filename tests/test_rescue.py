@@ -198,6 +198,9 @@ def test_accept_reject_force_complete_are_recorded_and_gate_the_next_step(camp):
     rejected = camp.run("reject", c, "--reason", "bad calibrations", "--json")
     assert rejected.exit_code == 0 and json.loads(rejected.stdout)[0]["verdict"] == "rejected"
     assert state_of(camp, c)[1]
+    epic = next(t[0] for t in camp.tickets() if (t[3] or {}).get("type") == "campaign")
+    [roll] = camp.comments(epic, "rollup")  # redrawn at once: the verdicts are columns of their own
+    assert "Accepted" in roll and "Rejected" in roll, roll
 
     go = camp.run("submit", str(camp_demo()), "--step", "step2", "--dry-run", "--json")
     assert go.exit_code == 0, go.output  # accepted and rejected groups no longer hold step2

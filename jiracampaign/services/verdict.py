@@ -18,20 +18,22 @@ import dataclasses
 import getpass
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable, Iterable
 
 from ..config import Config, data_dir
 from ..core.attempts import Verdict, by_group
 from ..core.documents import Document, Emph, Mono, Paragraph, Strong
-from ..core.ledger import Entry, SyncState
-from ..core.records import SubmissionRecord
+from ..core import texts
+from ..core.ledger import DIGEST_FILE, Entry, SyncState
+from ..core.records import CampaignRecord, SubmissionRecord
 from ..core.states import BatchState
 from ..errors import InputError, JiraCampaignError
 from ..locks import exclusive, lock_path
 from ..plugins import source_for
 from ..trackers.base import Item, Tracker
 from .items import campaign_items, folder_for
-from .ledger import add_runs, entry_of
+from .ledger import entry_of, ledger_from_items, load_ledger
 from .submit import LOCK_WAIT
 
 __all__ = ["VerdictResult", "decide", "close_superseded", "verdict_doc", "VERDICT_SLOT", "RUNNING"]
@@ -140,9 +142,23 @@ def decide(tracker: Tracker, config: Config, key: str, verdict: Verdict, reason:
         shows = _record(tracker, key, entry, verdict, reason, _who())  # a re-run repairs what a crash left out
         epic = next((i for i in items if i.kind == "campaign"), None)
         if epic is not None:
-            add_runs(tracker, epic, [entry], items, lambda wms: source_for(wms, config))
+            _update_campaign(tracker, epic, items, entry, lambda wms: source_for(wms, config))
         log.info("%s: %s (%s)", key, verdict.value, action)
         return VerdictResult(key, item.ident, verdict.value, action, state, shows)
+
+
+def _update_campaign(tracker: Tracker, epic: Item, items: list[Item], entry: Entry,
+                     source_for: Callable[[str], str]) -> None:
+    """The verdict in the campaign's ledger, the earlier attempts it makes moot closed, and the roll-up redrawn
+    (what the next sync would do, done now so the campaign reads right at once)."""
+    state = load_ledger(tracker, epic) or ledger_from_items(epic, items, source_for)
+    state.entries[entry.key] = entry
+    for _, _, write in close_superseded(tracker, state):
+        write()
+    tracker.attach(epic.key, DIGEST_FILE, state.to_bytes())
+    steps = epic.record.steps if isinstance(epic.record, CampaignRecord) else []
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    tracker.put_note(epic.key, texts.ROLLUP_SLOT, texts.rollup_doc(state.entries.values(), steps, now))
 
 
 def _verb(verdict: Verdict) -> str:
