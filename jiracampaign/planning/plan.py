@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import tempfile
@@ -13,7 +12,7 @@ from pathlib import Path
 from ..errors import PlanError
 from ..core.model import Campaign, Submission, group_output, submission_id
 from .querycheck import combine_query
-from .render import Renderer, stamp
+from .render import Renderer, file_sha, same_file, stamp
 from .spec import LoadedSpec
 
 __all__ = ["Plan", "build_plan", "write_plan", "read_manifest", "manifest_tickets", "manifest_refs", "check_folder",
@@ -49,7 +48,8 @@ class Plan:
         return stamp(sub.yaml_text, self.tickets.get(sub.id))
 
     def file_sha(self, sub: Submission) -> str:
-        return hashlib.sha256(self.file_text(sub).encode()).hexdigest()
+        """The file's checksum as records and the manifest keep it (`render.file_sha`: without the ticket line)."""
+        return file_sha(self.file_text(sub))
 
     def manifest(self) -> dict:
         """What the campaign folder records: per submission its id, query, inputs and checksum."""
@@ -153,8 +153,10 @@ def edited_files(folder: Path, manifest: dict) -> list[str]:
     changed = []
     for entry in manifest.get("submissions", []):
         path = Path(folder) / entry["file"]
-        if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() not in (entry["sha256"], nxt.get(entry["file"])):
-            changed.append(entry["file"])
+        if path.exists():
+            content = path.read_bytes()
+            if not same_file(entry["sha256"], content) and not same_file(nxt.get(entry["file"]), content):
+                changed.append(entry["file"])
     return changed
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import traceback
@@ -16,7 +17,8 @@ from ..errors import TemplateError
 from ..core.model import Campaign, Step, Submission
 from ..yamlsrc import load_located
 
-__all__ = ["BUILTIN_TEMPLATES", "Renderer", "template_dir", "header", "stamp", "template_context"]
+__all__ = ["BUILTIN_TEMPLATES", "Renderer", "template_dir", "header", "stamp", "unstamp", "file_sha", "same_file",
+           "template_context"]
 
 BUILTIN_TEMPLATES = ("panda", "htcondor")
 
@@ -52,6 +54,36 @@ def stamp(text: str, ticket: str | None) -> str:
         return text
     first, second, rest = text.split("\n", 2)
     return f"{first}\n{second}\n# ticket {ticket}\n{rest}"
+
+
+def unstamp(text: str) -> str:
+    """A rendered file without the ticket line `stamp` added (any other text as it is)."""
+    first, nl1, rest = text.partition("\n")
+    second, nl2, rest = rest.partition("\n")
+    third, nl3, rest = rest.partition("\n")
+    if first.startswith("# jiracampaign submission ") and second.startswith("# campaign ") and nl3 \
+            and third.startswith("# ticket "):
+        return f"{first}\n{second}\n{rest}"
+    return text
+
+
+def file_sha(content: str | bytes) -> str:
+    """The checksum a submission's record keeps of its file: sha256 of the file without its ticket line.
+
+    It does not depend on the ticket key, so it is known before the ticket exists and the record can be
+    sent with the create. Records written by earlier versions keep the sha256 of the stamped file (`same_file`).
+    """
+    text = content.decode("utf-8", "surrogateescape") if isinstance(content, bytes) else content
+    return hashlib.sha256(unstamp(text).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def same_file(sha: str | None, content: str | bytes) -> bool:
+    """Whether a record's checksum ``sha`` is that of ``content``: as `file_sha` makes it, or (records
+    written before it) the sha256 of the whole file."""
+    if not sha:
+        return False
+    raw = content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content
+    return sha in (file_sha(content), hashlib.sha256(raw).hexdigest())
 
 
 def template_context(campaign: Campaign, step: Step, sub: Submission) -> dict[str, Any]:

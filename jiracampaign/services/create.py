@@ -8,7 +8,6 @@ only what changed is updated, with a note saying what changed. The plan is rende
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import shlex
 from dataclasses import dataclass, field
@@ -25,7 +24,9 @@ from ..core.records import CampaignRecord, StepInfo, StepRecord, SubmissionRecor
 from ..planning.plan import Plan, build_plan, check_folder, write_plan
 from ..planning.rescue import settings_between
 from ..planning.spec import LoadedSpec
+from ..planning.render import same_file
 from ..plugins import open_tracker
+from ..pool import run_bounded
 from ..trackers.base import Item, NewItem, Tracker
 from .inputs import load_spec
 from .items import campaign_items, folder_for
@@ -84,6 +85,12 @@ def submission_record(sub: Submission, campaign: Campaign, sha256: str | None, r
 def campaign_record(campaign: Campaign, groups: dict[str, int]) -> CampaignRecord:
     return CampaignRecord(campaign=campaign.id, spec_sha256=campaign.spec_sha256,
                           steps=[StepInfo(s.name, tuple(s.after), groups[s.name]) for s in campaign.steps])
+
+
+def _concurrency(tracker: Tracker) -> int:
+    """How many of a tracker's per-item writes may run at once: its ``concurrency`` (a tracker without one,
+    such as the local store, is called from one thread)."""
+    return max(1, int(getattr(tracker, "concurrency", 1) or 1))
 
 
 def _retitle(tracker: Tracker, item: Item, title: str, body, digest: str) -> list[str]:
@@ -168,14 +175,17 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
     if start:
         start(len(plan.submissions) + (sum(1 for s in plan.submissions if s.id not in existing) if lease else 0))
     try:
-        new_items = _create_missing(tracker, campaign, epic, existing, step_wanted, plan, progress, journal) if lease else []
+        new_items = _create_missing(tracker, campaign, epic, existing, step_wanted, plan, progress, journal,
+                                    wanted) if lease else []
         items = {t.ident: t for t in new_items} | existing
         step_items = [items[w.ident] for w in step_wanted]
         plan.tickets = {s.id: items[s.id].key for s in plan.submissions}
         plan.ticket_ids = {s.id: items[s.id].id for s in plan.submissions if items[s.id].id}
         plan.others = {t.ident: {"key": t.key, "id": t.id} for t in [epic, *step_items]}
         created = {t.ident for t in new_items}
-        for sub in plan.submissions:
+
+        def bring(sub: Submission) -> dict[str, Any]:
+            """One submission's writes (run by up to ``tracker.concurrency`` workers at once)."""
             item, is_new = items[sub.id], sub.id in created
             changes = _update_submission(tracker, item, plan, sub, campaign, is_new, folder, wanted)
             rescue = ""
@@ -192,13 +202,18 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
                                          *(w for s in settings for w in ("--set", s))])
             else:
                 action = "created" if is_new else ("updated" if changes else "unchanged")
-            result.rows.append({"id": sub.id, "key": item.key, "step": sub.step,
-                                "group": f"{sub.group.index}/{sub.group.count}", "action": action,
-                                "changes": ",".join(changes), "file": sub.file, "rescue": rescue})
+            return {"id": sub.id, "key": item.key, "step": sub.step,
+                    "group": f"{sub.group.index}/{sub.group.count}", "action": action,
+                    "changes": ",".join(changes), "file": sub.file, "rescue": rescue}
+
+        def done(_: int, row: dict[str, Any]) -> None:
             if progress:
                 progress(1)
-            if lease and changes:
+            if lease and row["changes"]:
                 renew_lease(tracker, epic.key, lease, CREATE_LEASE_TTL)
+
+        limit = _concurrency(tracker) if lease else 1
+        result.rows = run_bounded(bring, plan.submissions, limit, done=done, name="create")
     finally:
         if lease:
             release_lease(tracker, epic.key, lease)
@@ -222,15 +237,24 @@ class _Wanted:
         self.plan, self.campaign = plan, campaign
         self._made: dict[str, tuple[SubmissionRecord, Document]] = {}
 
-    def __call__(self, sub: Submission) -> tuple[SubmissionRecord, Document]:
-        """A fresh copy of the record (callers may change it) and the description."""
+    def __call__(self, sub: Submission, old: SubmissionRecord | None = None) -> tuple[SubmissionRecord, Document]:
+        """A fresh copy of the record (callers may change it) and the description.
+
+        With the ``old`` record of an existing item whose checksum is the older kind (the sha256 of the
+        file with its ticket line, `render.same_file`) of the same file, that checksum is kept: an
+        item written by an earlier version is not rewritten for it.
+        """
         if sub.id not in self._made:
             record = submission_record(sub, self.campaign, self.plan.file_sha(sub), run=None)
             doc = texts.submission_doc(record)
             record.text_sha = texts.doc_sha(sub.title, doc)
             self._made[sub.id] = (record, doc)
         record, doc = self._made[sub.id]
-        return dataclasses.replace(record), doc
+        record = dataclasses.replace(record)
+        if old is not None and old.sha256 and old.sha256 != record.sha256 \
+                and same_file(old.sha256, self.plan.file_text(sub)):
+            record.sha256 = old.sha256
+        return record, doc
 
 
 def _stale(item: Item, sub: Submission, wanted: _Wanted) -> bool:
@@ -240,7 +264,7 @@ def _stale(item: Item, sub: Submission, wanted: _Wanted) -> bool:
         return True
     if old.run is not None:
         return False  # ran: never written again
-    return wanted(sub)[0] != old or Path(sub.file).name not in item.attachments
+    return wanted(sub, old)[0] != old or Path(sub.file).name not in item.attachments
 
 
 def _lease_if_writing(tracker: Tracker, campaign: Campaign, folder: Path, epic: Item, existing: dict[str, Item],
@@ -266,7 +290,7 @@ def _lease_if_writing(tracker: Tracker, campaign: Campaign, folder: Path, epic: 
 
 def _create_missing(tracker: Tracker, campaign: Campaign, epic: Item, existing: dict[str, Item],
                     step_wanted: list[NewItem], plan: Plan, progress: Callable[[int], None] | None,
-                    journal: Journal | None) -> list[Item]:
+                    journal: Journal | None, wanted: "_Wanted") -> list[Item]:
     """Create the step and submission items that do not exist (under the campaign's lease)."""
     missing_steps = [w for w in step_wanted if w.ident not in existing]
     made = tracker.ensure_items(missing_steps, journal=journal) if missing_steps else []
@@ -275,10 +299,10 @@ def _create_missing(tracker: Tracker, campaign: Campaign, epic: Item, existing: 
         steps = {t.ident: t for t in made} | existing
         parents = {s.name: steps[w.ident].key for s, w in zip(campaign.steps, step_wanted, strict=True)}
     missing = [sub for sub in plan.submissions if sub.id not in existing]
-    if missing:
+    if missing:  # with the final record: its file checksum does not depend on the key (`render.file_sha`)
         made += tracker.ensure_items(
-            [NewItem(sub.id, campaign.id, sub.title, texts.submission_doc(r := submission_record(sub, campaign, None)), r,
-                     parent=parents[sub.step]) for sub in missing],
+            [NewItem(sub.id, campaign.id, sub.title, (w := wanted(sub))[1], w[0], parent=parents[sub.step])
+             for sub in missing],
             progress=progress, journal=journal,
         )
     return made
@@ -294,8 +318,8 @@ def _update_submission(tracker: Tracker, item: Item, plan: Plan, sub: Submission
     old = item.record if isinstance(item.record, SubmissionRecord) else None
     if old is not None and old.run is not None:
         return _frozen(tracker, item, plan, sub, campaign, old, folder)
-    sha = plan.file_sha(sub)
-    record, doc = wanted(sub)
+    record, doc = wanted(sub, old)
+    sha = record.sha256
     title = sub.title
     changes = [] if new else _retitle(tracker, item, title, doc, record.text_sha)
     name = Path(sub.file).name
@@ -320,11 +344,11 @@ def _frozen(tracker: Tracker, item: Item, plan: Plan, sub: Submission, campaign:
     """A submission that ran: keep the file it ran with in the folder; say whether the plan moved on."""
     planned = submission_record(sub, campaign, plan.file_sha(sub), run=old.run)
     same = dataclasses.replace(planned, text_sha=old.text_sha, sha256=old.sha256, file=old.file) == old
-    if same and plan.file_sha(sub) == old.sha256:
+    if same and same_file(old.sha256, plan.file_text(sub)):
         return []
     path = Path(folder) / sub.file
     ran = path.read_bytes() if path.is_file() else b""
-    if hashlib.sha256(ran).hexdigest() != old.sha256:
+    if not same_file(old.sha256, ran):
         ran = tracker.read_attachment(item.key, old.file or Path(sub.file).name) or b""
     planned = plan.file_text(sub)
     if ran:

@@ -19,7 +19,6 @@ item as it was, with a note quoting the end of the output.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -45,6 +44,7 @@ from ..core.states import BatchState
 from ..errors import JiraCampaignError, TrackerError
 from ..locks import exclusive, lock_path
 from ..planning.plan import read_manifest
+from ..planning.render import file_sha, same_file
 from .inputs import load_spec
 from ..plugins import source_for
 from ..trackers.base import Item, Tracker
@@ -517,9 +517,9 @@ class Submitter:
 
     def _sync_yaml(self, item: Item, path: Path, content: bytes) -> None:
         """Attach the file as it is on disk if it differs from the attached one, noting the diff."""
-        sha = hashlib.sha256(content).hexdigest()
-        if sha == item.record.sha256:
+        if same_file(item.record.sha256, content):  # the record's checksum leaves out the ticket line
             return
+        sha = file_sha(content)
         name = path.name
         old = self.tracker.read_attachment(item.key, name)
         self.tracker.attach(item.key, name, content)
