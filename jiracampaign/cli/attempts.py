@@ -71,7 +71,6 @@ def rescue(state: State, keys, campaign, advised, yes, memory, tasks, retries, s
     if restart:
         if len(keys) != 1 or advised or memory or tasks or retries is not None or sets or failed_only or dry_run:
             raise click.UsageError("--restart takes one KEY and no override: the run restarts as it was submitted")
-        from ..plugins import open_tracker
         from ..services.rescue import restart as restart_run
 
         tracker = open_tracker(state.config)

@@ -13,7 +13,7 @@ from typing import Iterable, Sequence, TypeVar
 
 from .records import SubmissionRecord
 
-__all__ = ["Verdict", "SETTLING", "GroupKey", "group_key", "by_group", "attempt_ident", "first_ident", "attempt_run",
+__all__ = ["Verdict", "SETTLING", "SETTLED", "GroupKey", "group_key", "by_group", "attempt_ident", "first_ident", "attempt_run",
            "earlier"]
 
 
@@ -28,6 +28,9 @@ class Verdict(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+
+#: verdicts that settle a group for the views: it counts as its verdict, not as its run's state
+SETTLED = (Verdict.REJECTED.value, Verdict.ACCEPTED.value, Verdict.FORCE_COMPLETED.value)
 
 #: verdicts that let the steps after the group go on (a rejected group is left out of what they read)
 SETTLING = frozenset({Verdict.ACCEPTED, Verdict.FORCE_COMPLETED, Verdict.REJECTED, Verdict.RESCUED})

@@ -15,10 +15,11 @@ import json
 from dataclasses import dataclass, fields
 from typing import Callable, Iterable
 
+from .attempts import first_ident
 from .records import SubmissionRecord, SyncRecord
 from .states import BatchState
 
-__all__ = ["DIGEST_FILE", "Entry", "SyncState", "entry_for"]
+__all__ = ["DIGEST_FILE", "Entry", "SyncState", "entry_for", "entry_groups"]
 
 DIGEST_FILE = "jiracampaign-sync.json.gz"
 VERSION = 1
@@ -66,6 +67,23 @@ def entry_for(key: str, ident: str, record: SubmissionRecord, synced: SyncRecord
                      "failed_tasks", "advice", "verdict", "verdict_reason"):
             setattr(entry, name, getattr(synced, name))
     return entry
+
+
+def entry_groups(entries: Iterable[Entry]) -> list[list[Entry]]:
+    """A ledger's entries by group, each group's in attempt order (latest last).
+
+    An entry knows its ``(step, group)``; one from a ledger written before groups were kept (``group`` 0) is put
+    with the group of an entry of the same first attempt (a rescue's id is ``<first id>-a<N>``), else counted
+    alone by its id.
+    """
+    entries = list(entries)
+    named = {(e.step, first_ident(e.ident, e.attempt)): e.group for e in entries if e.group}
+    groups: dict[tuple[str, int, str], list[Entry]] = {}
+    for entry in entries:
+        first = first_ident(entry.ident, entry.attempt)
+        group = entry.group or named.get((entry.step, first), 0)
+        groups.setdefault((entry.step, group, "" if group else first), []).append(entry)
+    return [sorted(g, key=lambda e: (e.attempt, e.ident)) for g in groups.values()]
 
 
 class SyncState:

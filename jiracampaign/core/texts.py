@@ -16,7 +16,8 @@ from typing import Iterable
 from .documents import Bullet, Bullets, Code, Document, Emph, Fields, Heading, Inline, Link, Mono, Paragraph, Strong, \
     Table, Warn
 from .known_errors import KnownError, classify
-from .ledger import Entry
+from .attempts import Verdict
+from .ledger import Entry, entry_groups
 from .model import Campaign, Step
 from .records import RunIdentity, StepInfo, SubmissionRecord
 from .runs import FailureGroup, RunStatus, merged_tasks
@@ -332,21 +333,13 @@ def rollup_doc(entries: Iterable[Entry], steps: list[StepInfo], since: str) -> D
     column; an attempt closed as ``rescued`` is superseded by a later one and not counted. Files are the
     latest attempts'. ``Attempts`` (runs submitted, every attempt) shows when some group has more than one.
     """
-    from .attempts import Verdict, first_ident
-
     settled = [Verdict.ACCEPTED.value, Verdict.FORCE_COMPLETED.value, Verdict.REJECTED.value]
-    entries = list(entries)
-    named = {(e.step, first_ident(e.ident, e.attempt)): e.group for e in entries if e.group}
-    groups: dict[tuple[str, int, str], list[Entry]] = {}
-    for entry in entries:
-        first = first_ident(entry.ident, entry.attempt)
-        group = entry.group or named.get((entry.step, first), 0)
-        groups.setdefault((entry.step, group, "" if group else first), []).append(entry)
+    groups = entry_groups(entries)
     rows: dict[str, Counter] = {s.name: Counter() for s in steps}
     files: dict[str, list[int]] = {s.name: [0, 0, 0] for s in steps}
     runs: Counter = Counter()
-    for attempts in groups.values():
-        latest = max(attempts, key=lambda e: (e.attempt, e.ident))
+    for attempts in groups:
+        latest = attempts[-1]
         state = latest.verdict if latest.verdict in settled else (latest.state or "pending")
         rows.setdefault(latest.step, Counter())[state] += 1
         runs[latest.step] += len(attempts)
@@ -354,7 +347,7 @@ def rollup_doc(entries: Iterable[Entry], steps: list[StepInfo], since: str) -> D
         total[0] += latest.total
         total[1] += latest.finished
         total[2] += latest.failed
-    several = any(len(attempts) > 1 for attempts in groups.values())
+    several = any(len(attempts) > 1 for attempts in groups)
     planned = {s.name: s.groups for s in steps}
     used = [s for s in ROLLUP_STATES + settled if any(c[s] for c in rows.values())]
     table: list[list[Inline]] = []

@@ -16,8 +16,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence, TypeVar
 
-from ..core.attempts import Verdict, by_group, first_ident, group_key
-from ..core.ledger import Entry
+from ..core.attempts import SETTLED, Verdict, by_group, group_key
+from ..core.ledger import Entry, entry_groups
 from ..core.records import SubmissionRecord, SyncRecord
 from ..core.states import BatchState
 from ..trackers.base import Item, Tracker
@@ -29,8 +29,6 @@ log = logging.getLogger(__name__)
 
 NOT_SUBMITTED = "not submitted"
 SUBMITTED = "submitted"  # submitted, not synced yet
-#: verdicts that settle a group for the views: it counts as its verdict, not as its run's state
-SETTLED = (Verdict.REJECTED.value, Verdict.ACCEPTED.value, Verdict.FORCE_COMPLETED.value)
 #: what the local store shows as an item's status (a run state, a verdict, or open/closed): no ticket status apart
 _RUN_WORDS = frozenset({s.value for s in BatchState} | {v.value for v in Verdict} | {"open", "closed"})
 
@@ -206,23 +204,6 @@ def attempts_of(tracker: Tracker, items: Iterable[Item], record: SubmissionRecor
     found = by_group((item.record, item) for item in items
                      if isinstance(item.record, SubmissionRecord) and group_key(item.record) == wanted)
     return [attempt_of(tracker, item) for item in reversed(found.get(wanted, []))]
-
-
-def entry_groups(entries: Iterable[Entry]) -> list[list[Entry]]:
-    """A ledger's entries by group, each group's in attempt order (latest last).
-
-    An entry knows its ``(step, group)``; one from a ledger written before groups were kept (``group`` 0) is put
-    with the group of an entry of the same first attempt (a rescue's id is ``<first id>-a<N>``), else counted
-    alone by its id.
-    """
-    entries = list(entries)
-    named = {(e.step, first_ident(e.ident, e.attempt)): e.group for e in entries if e.group}
-    groups: dict[tuple[str, int, str], list[Entry]] = {}
-    for entry in entries:
-        first = first_ident(entry.ident, entry.attempt)
-        group = entry.group or named.get((entry.step, first), 0)
-        groups.setdefault((entry.step, group, "" if group else first), []).append(entry)
-    return [sorted(g, key=lambda e: (e.attempt, e.ident)) for g in groups.values()]
 
 
 def entry_attempt(tracker: Tracker, entry: Entry) -> Attempt:

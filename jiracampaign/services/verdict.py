@@ -25,7 +25,7 @@ from ..config import Config, data_dir
 from ..core.attempts import Verdict, by_group
 from ..core.documents import Document, Emph, Mono, Paragraph, Strong
 from ..core import texts
-from ..core.ledger import DIGEST_FILE, Entry, SyncState
+from ..core.ledger import DIGEST_FILE, Entry, SyncState, entry_groups
 from ..core.records import CampaignRecord, SubmissionRecord
 from ..core.states import BatchState
 from ..errors import InputError, JiraCampaignError
@@ -176,13 +176,8 @@ def _who() -> str:
 def superseded(entries: Iterable[Entry]) -> list[tuple[Entry, Entry]]:
     """``(earlier attempt, latest attempt)`` for each earlier attempt without a verdict in a group whose latest
     attempt succeeded or was accepted or force-completed."""
-    groups: dict[tuple[str, int], list[Entry]] = {}
-    for entry in entries:
-        if entry.group:
-            groups.setdefault((entry.step, entry.group), []).append(entry)
     out = []
-    for members in groups.values():
-        members.sort(key=lambda e: e.attempt)
+    for members in entry_groups(entries):
         latest = members[-1]
         if latest.state == BatchState.SUCCEEDED.value or latest.verdict in (Verdict.ACCEPTED.value,
                                                                             Verdict.FORCE_COMPLETED.value):
