@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from jiracampaign.core.records import RunIdentity, SubmissionRecord, SyncRecord
-from jiracampaign.services.submit import Submitter, bps_folder
+from jiracampaign.services.submit import Submitter, bps_folder, run_folder
 from jiracampaign.trackers.base import Item
 from jiracampaign.trackers.local import LocalTracker
 from tests.conftest import REPO
@@ -85,14 +85,17 @@ def test_the_demo_runs_to_its_end_and_prints_the_tickets_and_the_failure_summary
 
 
 def test_each_submit_ran_the_real_bps_in_its_own_folder(demo):
-    assert len(demo.submissions) == 2  # step1 one group per night (one night), step2 one
+    # step1 one group per night (one night), step2 one, and step2's attempt 2 (the rescue)
+    assert sorted(i.ident for i in demo.submissions) == [f"{CAMPAIGN}_step1_001", f"{CAMPAIGN}_step2_001",
+                                                          f"{CAMPAIGN}_step2_001-a2"]
     for item in demo.submissions:
         run: RunIdentity = item.record.run
         assert run is not None, f"{item.key} was not submitted: {demo.proc.stdout[-2000:]}"
         assert run.run_name == item.record.run_name  # deterministic name, as planned
         assert run.run_id is None  # Parsl prints "Run Id: None": no id
         assert run.wms == "parsl" and run.submitted and run.returned
-        folder = demo.build / CAMPAIGN / "runs" / f"{item.ident}-a1"
+        folder = run_folder(demo.build / CAMPAIGN, item.record)
+        assert folder.name == f"{CAMPAIGN}_{item.record.step}_001-a{item.record.attempt}"
         submit_dir = Path(run.submit_dir)
         assert submit_dir.is_relative_to(folder / "submit"), submit_dir  # BPS's ${PWD} is the run's folder
         assert (submit_dir / f"{run.run_name}.qg").is_file()  # the graph the real bps built
