@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Union
 from ..errors import TrackerError
 
 __all__ = ["RECORD_VERSION", "NO_RUN_ID", "RecordError", "RunIdentity", "StepInfo", "CampaignRecord", "StepRecord",
-           "SubmissionRecord", "SyncRecord", "Record", "record_from_json"]
+           "SubmissionRecord", "SyncRecord", "Record", "record_from_json", "current_sync"]
 
 RECORD_VERSION = 1
 
@@ -269,3 +269,12 @@ class SyncRecord:
 
 
 _SYNC_COUNTS = {"total", "finished", "failed", "running"}
+
+
+def current_sync(record: Record, synced: SyncRecord | None) -> SyncRecord | None:
+    """What sync last wrote about ``record``'s run: `None` when it was never submitted or synced, or when the
+    sync record is about an earlier run of the same ticket (a resubmission starts afresh)."""
+    run = record.run if isinstance(record, SubmissionRecord) else None
+    if run is None or not run.run_name or synced is None or synced.run_name != run.run_name:
+        return None
+    return synced

@@ -18,7 +18,7 @@ from typing import Iterable, Sequence, TypeVar
 
 from ..core.attempts import SETTLED, Verdict, by_group, group_key
 from ..core.ledger import Entry, entry_groups
-from ..core.records import SubmissionRecord, SyncRecord
+from ..core.records import SubmissionRecord, SyncRecord, current_sync
 from ..core.states import BatchState
 from ..trackers.base import Item, Tracker
 
@@ -146,10 +146,8 @@ def _run_state(item: Item, record: SubmissionRecord) -> tuple[str, SyncRecord | 
     run = record.run
     if run is None or not run.run_name:
         return NOT_SUBMITTED, None
-    synced = item.sync
-    if synced is not None and synced.run_name == run.run_name:  # a resubmission starts afresh
-        return synced.state or SUBMITTED, synced
-    return SUBMITTED, None
+    synced = current_sync(record, item.sync)
+    return (synced.state or SUBMITTED, synced) if synced is not None else (SUBMITTED, None)
 
 
 def read_run(tracker: Tracker, item: Item, cls: type[V] = GroupRun) -> V:

@@ -31,7 +31,7 @@ from ..config import Config, data_dir
 from ..core import texts
 from ..core.attempts import Verdict, attempt_ident, by_group, earlier, first_ident, group_key
 from ..core.documents import Bullet, Bullets, Document, Mono, Paragraph
-from ..core.records import SubmissionRecord
+from ..core.records import SubmissionRecord, current_sync
 from ..core.states import BatchState
 from ..errors import InputError, JiraCampaignError
 from ..locks import exclusive, lock_path
@@ -95,17 +95,14 @@ def parse_advice(advice: str) -> Overrides:
 
 def _state(item: Item) -> str:
     """What the last sync saw of the item's current run ("" when it was not synced since it was submitted)."""
-    record = item.record
-    if item.sync and record.run and item.sync.run_name == record.run.run_name:
-        return item.sync.state
-    return ""
+    synced = current_sync(item.record, item.sync)
+    return synced.state if synced else ""
 
 
 def _verdict(item: Item) -> str:
-    record = item.record
-    if item.sync and record.run and item.sync.run_name == record.run.run_name:
-        return item.sync.verdict
-    return ""
+    """The verdict on the item's current run ("" when there is none)."""
+    synced = current_sync(item.record, item.sync)
+    return synced.verdict if synced else ""
 
 
 class Rescuer:

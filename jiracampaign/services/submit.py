@@ -39,7 +39,7 @@ from ..core import texts
 from ..core.attempts import SETTLING, Verdict, attempt_ident, by_group, first_ident
 from ..core.documents import Document, Mono, Paragraph
 from ..core.ledger import Entry
-from ..core.records import NO_RUN_ID, CampaignRecord, RunIdentity, SubmissionRecord
+from ..core.records import NO_RUN_ID, CampaignRecord, RunIdentity, SubmissionRecord, current_sync
 from ..core.states import BatchState
 from ..errors import JiraCampaignError, TrackerError
 from ..locks import exclusive, lock_path
@@ -158,13 +158,9 @@ def bps_folder(words: list[str], path: str | None = None) -> str | None:
 
 def verdict_of(item: Item) -> Verdict | None:
     """The verdict settling the item's current run, if any."""
-    record = item.record
-    sync = item.sync
-    if sync is None or not sync.verdict or not isinstance(record, SubmissionRecord) or record.run is None \
-            or sync.run_name != record.run.run_name:
-        return None
+    synced = current_sync(item.record, item.sync)
     try:
-        return Verdict(sync.verdict)
+        return Verdict(synced.verdict) if synced and synced.verdict else None
     except ValueError:
         return None
 
@@ -178,7 +174,8 @@ def waiting_reason(item: Item) -> tuple[str, str]:
     record = item.record
     if not isinstance(record, SubmissionRecord) or record.run is None:
         return "not submitted", "submit it first"
-    state = item.sync.state if item.sync and item.sync.run_name == record.run.run_name else ""
+    synced = current_sync(record, item.sync)
+    state = synced.state if synced else ""
     if not state:
         return "not synced", "run 'jiracampaign sync' to read its state"
     if state == BatchState.PARTIAL.value:
