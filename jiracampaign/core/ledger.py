@@ -64,7 +64,7 @@ def entry_for(key: str, ident: str, record: SubmissionRecord, synced: SyncRecord
                   returned=run.returned)
     if synced is not None and synced.run_name == run.run_name:  # a resubmission starts afresh
         for name in ("digest", "state", "status", "total", "finished", "failed", "failures", "changed_at", "running",
-                     "failed_tasks", "advice", "verdict", "verdict_reason"):
+                     "failed_tasks", "advice", "verdict", "verdict_reason", "notes"):
             setattr(entry, name, getattr(synced, name))
     return entry
 

@@ -244,6 +244,7 @@ class SyncRecord:
     advice: str = ""        # the rescue the known-errors table advises, as ``rescue`` options (``--memory x2``)
     verdict: str = ""       # an operator's or a later attempt's decision (`Verdict`); the run is then no longer followed
     verdict_reason: str = ""
+    notes: str = ""         # ids of the living notes sync keeps on the item: ``slot=id`` joined by ``;``
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(SyncRecord)} | {"version": RECORD_VERSION}

@@ -7,12 +7,18 @@ in place while only their counts grow) with, when the source has one (quantum pr
 JSON failure report attached beside it (uploaded only when its content changed), its sync record is
 updated; then the campaign's roll-up note and ledger. Nothing is written when nothing changed. A write that fails leaves the run's ledger
 entry as it was, so the next sync tries again.
+
+The writes of different runs are independent: a tracker that takes concurrent writes (its ``concurrency``
+attribute, e.g. JIRA) gets that many runs written at once, each run's writes in order. The ids of the living
+notes are kept in the sync record (`SyncRecord.notes`), so a tracker that takes them (``put_note(...,
+note_id=...)``) edits a status note with one request, without reading the item's comments first.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import json
 import logging
 import time
@@ -32,6 +38,7 @@ from ..core.states import BatchState
 from ..errors import ConfigError, InputError, JiraCampaignError, SourceError
 from ..locks import hold, lock_path
 from ..plugins import SOURCES, load_class, open_source, open_tracker, source_for
+from ..pool import run_bounded
 from ..sources.base import StatusSource
 from ..trackers.base import Item, Tracker
 from .leases import release_lease, take_lease
@@ -53,6 +60,16 @@ class Action:
     kind: str  # transition, status, report, failures, record, rollup, digest
     text: str
     run: Callable[[], object] = field(repr=False, default=lambda: None)
+
+
+@dataclass
+class _Write:
+    """The writes planned for one changed run; its ledger entry becomes ``new`` once they are all made."""
+
+    epic: Item
+    state: SyncState
+    new: Entry
+    actions: list[Action]
 
 
 @dataclass
@@ -99,11 +116,19 @@ class Syncer:
         Status sources by name (built from the config on first use otherwise).
     clock : callable
         The current UTC time.
+    workers : `int`, optional
+        Runs written at once; default: the tracker's ``concurrency`` attribute (1 when it has none: a
+        tracker that does not declare it is written from one thread).
     """
 
     def __init__(self, tracker: Tracker, config: Config, sources: dict[str, StatusSource] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), workers: int | None = None):
         self.tracker, self.config, self.clock = tracker, config, clock
+        self.workers = max(1, int(workers if workers is not None else getattr(tracker, "concurrency", 1) or 1))
+        try:
+            self.note_ids = "note_id" in inspect.signature(tracker.put_note).parameters
+        except (TypeError, ValueError):
+            self.note_ids = False
         self.sources: dict[str, StatusSource] = dict(sources or {})
         self.known = load_known_errors(config.get("sync.known_errors") or None)
         self.leases: dict[str, Lease | None] = {}  # epic key -> our lease (`None`: another sync holds it)
@@ -245,6 +270,7 @@ class Syncer:
             for entry in state.entries.values():
                 if not entry.final:
                     pending.setdefault(entry.source, []).append((epic_key, entry))
+        writes: list[_Write] = []
         for name, items in pending.items():
             report.runs += len(items)
             if not self._followed(name):
@@ -265,8 +291,12 @@ class Syncer:
             for (epic_key, entry), status in zip(items, found, strict=True):
                 if status.deferred:  # what was read is written below; the rest is asked again next time
                     report.deferred.append((entry.key, entry.run_name, status.message))
-                if self._apply(states[epic_key][0], states[epic_key][1], entry, status, now, dry_run, report):
+                planned = self._plan(states[epic_key][0], states[epic_key][1], entry, status, now, report)
+                if isinstance(planned, _Write):
+                    writes.append(planned)
+                elif planned:
                     dirty.add(epic_key)
+        dirty.update(w.epic.key for w in self._write(writes, dry_run, report))
         for epic_key, (epic, state) in states.items():
             if self._close_superseded(epic, state, dry_run, report):
                 dirty.add(epic_key)
@@ -278,6 +308,50 @@ class Syncer:
     def _apply(self, epic: Item, state: SyncState, entry: Entry, status: RunStatus, now: str, dry_run: bool,
                report: SyncReport) -> bool:
         """Write what changed for one run; returns whether the ledger changed."""
+        planned = self._plan(epic, state, entry, status, now, report)
+        if isinstance(planned, _Write):
+            return bool(self._write([planned], dry_run, report))
+        return planned
+
+    def _write(self, writes: list[_Write], dry_run: bool, report: SyncReport) -> list[_Write]:
+        """Make the planned writes, `workers` runs at once (each run's writes in order); returns those made.
+
+        The leases are taken first, from this thread; a run whose writes fail keeps its ledger entry (the
+        next sync tries again) and its error is reported.
+        """
+        if dry_run:
+            report.actions += [a for w in writes for a in w.actions]
+            return []
+        allowed = [w for w in writes if self._may_write(w.epic, report)]
+        report.actions += [a for w in allowed for a in w.actions]
+        errors = run_bounded(_run, [w.actions for w in allowed], self.workers, name="sync-write")
+        made = []
+        for write, error in zip(allowed, errors):
+            if error:
+                report.problems.append(f"{write.new.key}: {error}")
+                continue
+            write.state.entries[write.new.key] = write.new
+            made.append(write)
+        return made
+
+    def _put_note(self, entry: Entry, slot: str, body) -> str:
+        """The run's living note in ``slot``, edited by the id kept in ``entry.notes`` when the tracker takes it;
+        the id the tracker reports back is kept there for the next time."""
+        ids = _note_ids(entry.notes)
+        known = ids.get(slot)
+        if known and self.note_ids:
+            result = self.tracker.put_note(entry.key, slot, body, note_id=known)
+        else:
+            result = self.tracker.put_note(entry.key, slot, body)
+        found = (getattr(self.tracker, "note_ids", None) or {}).get((entry.key, slot))
+        if found and found != known and ";" not in slot and "=" not in slot:
+            ids[slot] = str(found)
+            entry.notes = ";".join(f"{k}={v}" for k, v in sorted(ids.items()))
+        return result
+
+    def _plan(self, epic: Item, state: SyncState, entry: Entry, status: RunStatus, now: str,
+              report: SyncReport) -> "_Write | bool":
+        """What to write for one run: the writes, or whether the ledger changed without any."""
         if status.state is BatchState.UNKNOWN:
             report.unknown.append((entry.key, entry.run_name, status.message or "state unknown"))
             return False
@@ -309,7 +383,7 @@ class Syncer:
                                       lambda: setattr(new, "status", self.tracker.set_run_state(key, status.state))))
         body = texts.status_doc(status, new, now)
         actions.append(Action(key, "status", f"{key}: status comment ({new.state}, {new.finished}/{new.total} done)",
-                              lambda: self.tracker.put_note(key, texts.STATUS_SLOT, body)))
+                              lambda: self._put_note(new, texts.STATUS_SLOT, body)))
         if status.failures_read and status.failures and full != entry.failures:
             summary = texts.failure_doc(status, new, self.known)
             if new.advice:
@@ -323,14 +397,9 @@ class Syncer:
                                       lambda: self._attach_changed(key, status.report_name, content)))
             actions.append(Action(key, "failures", f"{key}: failure summary ({status.failed_jobs} failed jobs, "
                                   f"{len(status.failures)} errors)",
-                                  lambda: self.tracker.put_note(key, texts.failure_slot(kinds), summary)))
+                                  lambda: self._put_note(new, texts.failure_slot(kinds), summary)))
         actions.append(Action(key, "record", f"{key}: sync record", lambda: self.tracker.set_sync(key, new.record())))
-        if not dry_run and not self._may_write(epic, report):
-            return False
-        if not _execute(actions, dry_run, report):
-            return False  # the entry stays as it was: the next sync tries again
-        state.entries[key] = new
-        return True
+        return _Write(epic, state, new, actions)
 
     def _close_superseded(self, epic: Item, state: SyncState, dry_run: bool, report: SyncReport) -> bool:
         """Close the earlier attempts of groups whose latest attempt succeeded or was accepted; whether any was."""
@@ -377,6 +446,24 @@ def _execute(actions: list[Action], dry_run: bool, report: SyncReport) -> bool:
         report.problems.append(f"{actions[0].key}: {exc}")
         return False
     return True
+
+
+def _run(actions: list[Action]) -> str:
+    """Make one run's actions in order (in a worker thread); the error that stopped them, or ``""``."""
+    try:
+        for action in actions:
+            log.info("%s", action.text)
+            action.run()
+    except JiraCampaignError as exc:
+        log.warning("%s: %s", actions[0].key, exc)
+        return str(exc)
+    return ""
+
+
+def _note_ids(text: str) -> dict[str, str]:
+    """``slot=id;slot=id`` (`SyncRecord.notes`) as a mapping."""
+    pairs = (part.rpartition("=") for part in (text or "").split(";"))
+    return {slot: cid for slot, _, cid in pairs if slot and cid}
 
 
 def report_bytes(report: dict) -> bytes:

@@ -32,7 +32,7 @@ from ...core.runs import RunRef, RunStatus
 from ...core.states import BatchState, combine
 from ...errors import ConfigError, SourceError
 from ..base import StatusSource
-from ...pool import bounded_map
+from ...pool import run_bounded
 from ..budget import RequestBudget
 from .client import NOT_FOUND, MonitorClient
 from .parse import WfRow, as_int, group_failures, log_links, parse_task, parse_wfprogress, run_name_time
@@ -204,8 +204,8 @@ class PandaSource(StatusSource):
     def _read_tasks(self, wanted: list[tuple[RunStatus, WfRow, RunRef]], since: str) -> None:
         batches = [wanted[i:i + TASK_BATCH] for i in range(0, len(wanted), TASK_BATCH)]
         affordable = self._afford(len(batches))
-        bounded_map(lambda job: self._read_task_batch(job[1], since, job[0] < affordable), list(enumerate(batches)),
-                    self.concurrency, "panda-tasks")
+        run_bounded(lambda job: self._read_task_batch(job[1], since, job[0] < affordable),
+                    list(enumerate(batches)), self.concurrency, name="panda-tasks")
 
     def _read_task_batch(self, batch: list[tuple[RunStatus, WfRow, RunRef]], since: str, affordable: bool) -> None:
         """One ``/tasks/`` request for up to `TASK_BATCH` runs (run in a worker thread: touches only its batch)."""
@@ -251,8 +251,8 @@ class PandaSource(StatusSource):
             if failing and (detail == "all" or previous_failed != status.failed):
                 need.append((status, row, failing))
         affordable = self._afford(2 * len(need)) // 2  # final failures and every failed attempt: 2 requests a run
-        bounded_map(lambda job: self._read_run_failures(*job[1], since, job[0] < affordable), list(enumerate(need)),
-                    self.concurrency, "panda-jobs")
+        run_bounded(lambda job: self._read_run_failures(*job[1], since, job[0] < affordable),
+                    list(enumerate(need)), self.concurrency, name="panda-jobs")
 
     def _read_run_failures(self, status: RunStatus, row: WfRow, failing: list[int], since: str,
                            affordable: bool) -> None:

@@ -37,7 +37,7 @@ from .credentials import find_secret
 from .settings import SETTINGS
 from .setup import discover
 from .wiki_text import spans as wiki_spans
-from .workflow import CATEGORIES, current_status, move_to_first, status_targets
+from .workflow import CATEGORIES, current_status, move, move_to_first, status_targets
 
 __all__ = ["JiraTracker", "marker_line", "PROPERTY", "SYNC_PROPERTY", "LABEL", "EPIC_LABEL"]
 
@@ -108,6 +108,8 @@ class JiraTracker(Tracker):
 
     name = "jira"
     settings = SETTINGS
+    #: runs `sync` writes at once (each run's writes in order); JIRA takes concurrent writes to different tickets
+    concurrency = 8
 
     def __init__(self, client: JiraClient, project: str, hierarchy: str = "task", ids: dict | None = None,
                  consistency_checks: int = 4, statuses: Mapping[BatchState, list[str]] | None = None,
@@ -126,6 +128,7 @@ class JiraTracker(Tracker):
         self.link_types = {k: v for k, v in (link_types or {}).items() if v}  # relation -> link type name
         self.verdict_statuses = [s.strip() for s in verdict_statuses or () if s.strip()] or [VERDICT_STATUS]
         self.verdicts: dict[str, str] = {}  # key -> the verdict its labels show, for the tickets read
+        self.note_ids: dict[tuple[str, str], str] = {}  # (key, slot) -> id of the living comment written or read
 
     @property
     def step_items(self) -> bool:  # type: ignore[override]
@@ -137,15 +140,18 @@ class JiraTracker(Tracker):
         if not server or not project:
             raise ConfigError("config", None, "jira.server" if not server else "jira.project",
                               "is empty: run 'jiracampaign init', or set it in the config file or environment")
+        concurrency = int(config.get("jira.concurrency"))
         client = JiraClient(server, config.get("jira.auth"), config.get("jira.user"), find_secret(config),
                             timeout=config.get("jira.timeout"), max_retries=config.get("jira.max_retries"),
-                            flavour=config.get("jira.flavour"))
+                            flavour=config.get("jira.flavour"), concurrency=concurrency)
         ids = {k: config.get(f"jira.{k}") for k in ("epic_type", "task_type", "subtask_type", "epic_link_field",
                                                      "epic_name_field")}
         verdict_statuses = _optional(config, "sync.verdict_status", VERDICT_STATUS).split(",")
-        return cls(client, project, config.get("jira.hierarchy"), ids, statuses=status_targets(config),
-                   index_lag=config.get("jira.index_lag"), link_types={"rescues": config.get("jira.rescue_link_type")},
-                   verdict_statuses=verdict_statuses)
+        tracker = cls(client, project, config.get("jira.hierarchy"), ids, statuses=status_targets(config),
+                      index_lag=config.get("jira.index_lag"),
+                      link_types={"rescues": config.get("jira.rescue_link_type")}, verdict_statuses=verdict_statuses)
+        tracker.concurrency = concurrency  # per-ticket writes at once (create's attachments, sync's writes)
+        return tracker
 
     def describe(self) -> str:
         return f"JIRA {'Cloud' if self.client.cloud else 'Data Center'} {self.client.server} project {self.project}"
@@ -481,17 +487,36 @@ class JiraTracker(Tracker):
             self._delete_comment(key, extra["id"])
         existing = same[0] if same else None
         if existing is not None:
+            self.note_ids[(key, marker)] = str(existing["id"])
             if existing["body"] == text:
                 return "unchanged"
             self.client.put("edit comment", f"issue/{key}/comment/{existing['id']}", {"body": text})
             return "updated"
 
         def verify():
-            return "added" if any(tag in (c.get("body") or "") for c in self._comments(key)) else None
+            found = [c for c in self._comments(key) if tag in (c.get("body") or "")]
+            if found:
+                self.note_ids[(key, marker)] = str(found[0]["id"])
+            return "added" if found else None
 
-        self.client.call("add comment", lambda: self.client.raw("POST", f"issue/{key}/comment", body={"body": text}),
-                         idempotent=False, verify=verify)
+        answer = self.client.call("add comment", lambda: self.client.raw("POST", f"issue/{key}/comment",
+                                                                         body={"body": text}),
+                                  idempotent=False, verify=verify)
+        if not isinstance(answer, str) and (answer.json() or {}).get("id"):
+            self.note_ids[(key, marker)] = str(answer.json()["id"])
         return "added"
+
+    def _edit_comment(self, key: str, comment_id: str, text: str) -> bool:
+        """Edit a comment known by its id (one request); `False` when it is gone (deleted by someone)."""
+        def edit() -> bool:
+            try:
+                self.client.raw("PUT", f"issue/{key}/comment/{comment_id}", body={"body": text})
+            except JIRAError as exc:
+                if exc.status_code == 404:
+                    return False
+                raise
+            return True
+        return self.client.call("edit comment", edit)
 
     def _delete_comment(self, key: str, comment_id: str) -> None:
         try:
@@ -539,9 +564,31 @@ class JiraTracker(Tracker):
                         seen.add(marker)
         return done
 
-    def put_note(self, key: str, slot: str, body: Document) -> str:
-        """One comment per slot, found by its marker line and edited in place."""
-        return self._upsert_comment(key, slot, wiki.render(body))
+    def put_note(self, key: str, slot: str, body: Document, note_id: str | None = None) -> str:
+        """One comment per slot, found by its marker line and edited in place.
+
+        Parameters
+        ----------
+        key : `str`
+            The ticket.
+        slot : `str`
+            Which living note (its marker line).
+        body : `Document`
+            The note's text.
+        note_id : `str`, optional
+            The comment's id when the caller kept it (`note_ids` after an earlier call): the comment is then
+            edited with one request, without reading the ticket's comments; a comment gone since is made again.
+
+        Returns
+        -------
+        result : `str`
+            ``added``, ``updated`` or ``unchanged``; the comment's id is in ``note_ids[(key, slot)]``.
+        """
+        text = wiki.render(body)
+        if note_id and self._edit_comment(key, note_id, f"{text}\n\n{marker_line(slot)}"):
+            self.note_ids[(key, slot)] = note_id
+            return "updated"
+        return self._upsert_comment(key, slot, text)
 
     def add_note(self, key: str, body: Document) -> None:
         """A comment, marked with its own digest so that a retried post is never duplicated."""
@@ -564,13 +611,23 @@ class JiraTracker(Tracker):
 
     # ---- run states and links -------------------------------------------------------------------------
     def set_run_state(self, key: str, state: BatchState) -> str:
-        """Move the ticket to the first reachable status configured for ``state`` (``sync.<state>_status``)."""
+        """Move the ticket to the first reachable status configured for ``state`` (``sync.<state>_status``).
+
+        Two requests per transition (the transitions available, the one chosen) when the ticket was read in
+        this process (its status is known); nothing is read back after a transition.
+        """
         targets = self.statuses.get(state) or []
+        item = self.items.get(key)
         if not targets:
-            return self.items[key].status if key in self.items else ""
-        reached = move_to_first(self.client, key, targets)
-        if key in self.items:
-            self.items[key].status = reached
+            return item.status if item else ""
+        # the status the ticket showed when read (its category is unknown here): no read before the walk
+        known = {"name": item.status} if item and item.status else None
+        reached, status = move(self.client, key, targets, known)
+        if item:
+            item.status = status.get("name") or reached
+            category = (status.get("statusCategory") or {}).get("key")
+            if category:
+                item.done = category == "done"
         return reached
 
     def state_action(self, state: BatchState) -> str:
