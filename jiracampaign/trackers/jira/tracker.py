@@ -37,7 +37,7 @@ from .credentials import find_secret
 from .settings import SETTINGS
 from .setup import discover
 from .wiki_text import spans as wiki_spans
-from .workflow import CATEGORIES, current_status, move, move_to_first, status_targets
+from .workflow import CATEGORIES, current_status, move_to_first, status_targets
 
 __all__ = ["JiraTracker", "marker_line", "PROPERTY", "SYNC_PROPERTY", "LABEL", "EPIC_LABEL"]
 
@@ -140,18 +140,15 @@ class JiraTracker(Tracker):
         if not server or not project:
             raise ConfigError("config", None, "jira.server" if not server else "jira.project",
                               "is empty: run 'jiracampaign init', or set it in the config file or environment")
-        concurrency = int(config.get("jira.concurrency"))
         client = JiraClient(server, config.get("jira.auth"), config.get("jira.user"), find_secret(config),
                             timeout=config.get("jira.timeout"), max_retries=config.get("jira.max_retries"),
-                            flavour=config.get("jira.flavour"), concurrency=concurrency)
+                            flavour=config.get("jira.flavour"))
         ids = {k: config.get(f"jira.{k}") for k in ("epic_type", "task_type", "subtask_type", "epic_link_field",
                                                      "epic_name_field")}
         verdict_statuses = _optional(config, "sync.verdict_status", VERDICT_STATUS).split(",")
-        tracker = cls(client, project, config.get("jira.hierarchy"), ids, statuses=status_targets(config),
-                      index_lag=config.get("jira.index_lag"),
-                      link_types={"rescues": config.get("jira.rescue_link_type")}, verdict_statuses=verdict_statuses)
-        tracker.concurrency = concurrency  # per-ticket writes at once (create's attachments, sync's writes)
-        return tracker
+        return cls(client, project, config.get("jira.hierarchy"), ids, statuses=status_targets(config),
+                   index_lag=config.get("jira.index_lag"), link_types={"rescues": config.get("jira.rescue_link_type")},
+                   verdict_statuses=verdict_statuses)
 
     def describe(self) -> str:
         return f"JIRA {'Cloud' if self.client.cloud else 'Data Center'} {self.client.server} project {self.project}"
@@ -611,23 +608,13 @@ class JiraTracker(Tracker):
 
     # ---- run states and links -------------------------------------------------------------------------
     def set_run_state(self, key: str, state: BatchState) -> str:
-        """Move the ticket to the first reachable status configured for ``state`` (``sync.<state>_status``).
-
-        Two requests per transition (the transitions available, the one chosen) when the ticket was read in
-        this process (its status is known); nothing is read back after a transition.
-        """
+        """Move the ticket to the first reachable status configured for ``state`` (``sync.<state>_status``)."""
         targets = self.statuses.get(state) or []
-        item = self.items.get(key)
         if not targets:
-            return item.status if item else ""
-        # the status the ticket showed when read (its category is unknown here): no read before the walk
-        known = {"name": item.status} if item and item.status else None
-        reached, status = move(self.client, key, targets, known)
-        if item:
-            item.status = status.get("name") or reached
-            category = (status.get("statusCategory") or {}).get("key")
-            if category:
-                item.done = category == "done"
+            return self.items[key].status if key in self.items else ""
+        reached = move_to_first(self.client, key, targets)
+        if key in self.items:
+            self.items[key].status = reached
         return reached
 
     def state_action(self, state: BatchState) -> str:
