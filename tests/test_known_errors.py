@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jiracampaign.core.known_errors import classify, load_known_errors
+from jiracampaign.core.known_errors import advised_rescue, classify, load_known_errors
 from jiracampaign.core.runs import FailureGroup
 from jiracampaign.errors import JiraCampaignError
 
@@ -82,3 +82,34 @@ def test_a_bad_exception_key_names_the_file_and_line(tmp_path):
     with pytest.raises(JiraCampaignError) as caught:
         load_known_errors(path)
     assert "known.yaml:1" in str(caught.value) and "exception" in str(caught.value)
+
+
+def test_the_advised_rescue_names_the_tasks_that_ran_out_of_memory(table):
+    oom = FailureGroup("isr", "MemoryError", "", "Simulated failure")
+    killed = FailureGroup("calibrateImage", "unknown", "", "line 1: 4242 Killed pipetask")
+    assert advised_rescue([oom], table) == "--memory x2 --task isr"
+    assert advised_rescue([oom, killed], table) == "--memory x2 --task isr --task calibrateImage"
+    # one failure that needs review, or one to investigate: no advice (a rescue would be a guess)
+    assert advised_rescue([oom, FailureGroup("isr", "ValueError", "", "bad value")], table) == ""
+    assert advised_rescue([oom, FailureGroup("isr", "AnnotatedPartialOutputsError", "", "x")], table) == ""
+    assert advised_rescue([FailureGroup("isr", "NoWorkFound", "", "")], table) == ""  # accept: nothing to rescue
+
+
+@pytest.mark.parametrize("entry,says", [
+    ("  action: rescue\n  rescue: --memory twice\n", "expected rescue options"),
+    ("  action: accept\n  rescue: --memory x2\n", "only for action rescue"),
+])
+def test_a_bad_rescue_key_names_the_file_and_line(tmp_path, entry, says):
+    path = tmp_path / "known.yaml"
+    path.write_text("- exception: MemoryError\n  meaning: m\n  advice: a\n" + entry)
+    with pytest.raises(JiraCampaignError) as caught:
+        load_known_errors(path)
+    assert "known.yaml:5" in str(caught.value) and says in str(caught.value)
+
+
+def test_user_rescue_options_are_read(tmp_path):
+    path = tmp_path / "known.yaml"
+    path.write_text("- exception: MemoryError\n  meaning: m\n  action: rescue\n  advice: a\n"
+                    "  rescue: --memory 16GB --retries 2\n")
+    rows = load_known_errors(path)
+    assert advised_rescue([FailureGroup("isr", "MemoryError", "", "")], rows) == "--memory 16GB --retries 2 --task isr"
