@@ -6,6 +6,11 @@ only the journal knows; the next `create` of the same campaign in the same track
 (consistent, unlike a search that lags behind writes) and, for a create whose answer never came,
 lets the tracker wait until its search shows what that create made. One journal per tracker and
 campaign, under ``<data dir>/journal/``; runs on this machine take its lock in turn.
+
+Threads of one run may tell it at the same time (creates and attachments sent concurrently): every
+change and the file written for it happen under one lock, and creates in flight at once are pending
+together (each create's idents leave the pending set when its answer came; the time kept is the
+earliest send).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -44,6 +50,7 @@ class Journal:
 
     def __init__(self, path: Path, campaign: str, tracker: str):
         self.path, self.campaign, self.tracker = Path(path), campaign, tracker
+        self._lock = threading.RLock()
         self.data: dict = {"format": FORMAT, "campaign": campaign, "tracker": tracker, "items": {}, "pending": None}
         if self.path.exists():
             try:
@@ -57,31 +64,41 @@ class Journal:
     @property
     def refs(self) -> dict[str, ItemRef]:
         """Every item created so far: ident -> (key, id)."""
-        return {ident: (ref[0], ref[1]) for ident, ref in self.data["items"].items()}
+        with self._lock:
+            return {ident: (ref[0], ref[1]) for ident, ref in self.data["items"].items()}
 
     @property
     def pending_since(self) -> float | None:
         """When a create was sent whose answer was never recorded (`None`: there is none)."""
-        pending = self.data.get("pending")
-        return float(pending["since"]) if pending else None
+        with self._lock:
+            pending = self.data.get("pending")
+            return float(pending["since"]) if pending else None
 
     def pending(self, idents: list[str]) -> None:
-        self.data["pending"] = {"idents": list(idents), "since": time.time()}
-        self._save()
+        """Creates of ``idents`` are about to be sent (added to those still pending; written to disk first)."""
+        with self._lock:
+            before = self.data.get("pending") or {}
+            known = list(before.get("idents") or [])
+            self.data["pending"] = {"idents": known + [i for i in idents if i not in known],
+                                    "since": float(before.get("since") or time.time())}
+            self._save()
 
     def created(self, items: list[Item]) -> None:
-        for item in items:
-            self.data["items"][item.ident] = [item.key, item.id]
-        pending = self.data.get("pending")
-        if pending:
-            left = [i for i in pending["idents"] if i not in self.data["items"]]
-            self.data["pending"] = {"idents": left, "since": pending["since"]} if left else None
-        self._save()
+        """These items exist: their keys are kept; they are no longer pending."""
+        with self._lock:
+            for item in items:
+                self.data["items"][item.ident] = [item.key, item.id]
+            pending = self.data.get("pending")
+            if pending:
+                left = [i for i in pending["idents"] if i not in self.data["items"]]
+                self.data["pending"] = {"idents": left, "since": pending["since"]} if left else None
+            self._save()
 
     def settled(self, items: list[Item]) -> None:
         """A complete read found ``items``: nothing is pending any more; keep their keys."""
-        self.data["pending"] = None
-        self.created(items)
+        with self._lock:
+            self.data["pending"] = None
+            self.created(items)
 
     def _save(self) -> None:
         """Write the whole journal to a new file, flush it to disk, and swap it in."""

@@ -6,18 +6,26 @@ its own retries are switched off (``max_retries=0``): they repeat a POST blindly
 a ticket when a response is lost. Here every request is retried on 429, 5xx, timeouts and lost
 connections, honouring ``Retry-After``; a write that may have been carried out is first checked
 (by the caller's ``verify``) before it is repeated.
+
+The client may be used by several threads at once (``jira.concurrency`` workers). A 429 (or a 503
+with ``Retry-After``) closes a gate shared by all of them: no request is sent until the server's
+wait is over, so every worker slows down together instead of each one hammering on until its own
+429. A wait longer than `MAX_DELAY` (Cloud's hourly cost-based limit) stops the run with a message
+saying when the budget comes back.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from jira.client import TokenAuth
 from jira.exceptions import JIRAError
 from jira.resilientsession import ResilientSession
@@ -30,7 +38,8 @@ __all__ = ["JiraClient"]
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 NOT_CARRIED_OUT = {429, 503}  # the server says it did not do the work
-MAX_DELAY = 600.0
+MAX_DELAY = 600.0  # the longest wait a server may ask for; longer (Cloud's hourly budget) stops the run
+POOL_SIZE = 10  # connections the session keeps per host unless more workers need one each
 KNOWN_FLAVOURS = ("cloud", "datacenter")
 JIRA_HEADERS = {"Cache-Control": "no-cache", "Content-Type": "application/json", "X-Atlassian-Token": "no-check"}
 
@@ -44,11 +53,20 @@ class Transient(Exception):
     delay: float | None  # from Retry-After; None: back off
     maybe_done: bool
     error: Exception
+    throttled: bool = False  # the server asked every client to slow down (429, or 503 with Retry-After)
 
 
 def _retry_after(response: requests.Response | None) -> float | None:
-    delay = retry_after(response)
-    return None if delay is None else min(delay, MAX_DELAY)
+    return retry_after(response)
+
+
+def _limit_text(response: requests.Response | None) -> str:
+    """What a 429 says of the limit hit (``RateLimit-Reason``, ``X-RateLimit-Reset``), for messages."""
+    if response is None:
+        return ""
+    parts = [f"{name} {response.headers[name]}" for name in ("RateLimit-Reason", "X-RateLimit-Reset")
+             if response.headers.get(name)]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _jira_messages(response: requests.Response | None) -> str:
@@ -88,16 +106,27 @@ class JiraClient:
     flavour : `str`
         ``cloud`` or ``datacenter`` when known (saved by ``init``): saves the serverInfo request on
         every connection; ``auto`` asks the server.
+    concurrency : `int`
+        Threads that may use this client at once (``jira.concurrency``): the session keeps at least
+        that many connections open.
     """
 
     def __init__(self, server: str, auth: str, user: str, secret: str, timeout: float = 30, max_retries: int = 3,
-                 sleep: Callable[[float], None] | None = None, flavour: str = "auto"):
+                 sleep: Callable[[float], None] | None = None, flavour: str = "auto", concurrency: int = 1):
         self.server = server.rstrip("/")
         self.retries = max_retries
         self.sleep = sleep or (lambda seconds: time.sleep(seconds))
         self.user, self.auth, self.configured, self.timeout = user, auth, flavour, timeout
         self._server_says: str | None = None  # the server's own flavour, from serverInfo, once asked
         self.session = ResilientSession(timeout=timeout, max_retries=0)
+        self.concurrency = max(1, int(concurrency or 1))
+        if self.concurrency > POOL_SIZE:
+            for prefix in ("https://", "http://"):
+                self.session.mount(prefix, HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=self.concurrency))
+        self._gate = threading.Lock()
+        self._resume = 0.0  # time.monotonic() before which no request is sent (a 429's Retry-After)
+        self._waited = threading.local()  # .until: the closing of the gate this thread has waited for
+        self.throttled = 0  # 429s (and 503s with Retry-After) met: each closed the gate
         self.session.headers.update(JIRA_HEADERS)
         self.session.auth = (user, secret) if auth == "basic" else TokenAuth(secret)
         if flavour in KNOWN_FLAVOURS:
@@ -182,8 +211,15 @@ class JiraClient:
             return fn()
         except JIRAError as exc:
             if exc.status_code in RETRY_STATUSES:
-                raise Transient(_retry_after(exc.response), exc.status_code not in NOT_CARRIED_OUT,
-                                self.error(op, exc)) from None
+                delay = _retry_after(exc.response)
+                throttled = exc.status_code == 429 or (exc.status_code == 503 and delay is not None)
+                if delay is not None and delay > MAX_DELAY:
+                    raise TrackerError(
+                        f"JIRA {op}: the server asks to wait {delay / 60:.0f} minutes before any further request "
+                        f"(HTTP {exc.status_code}{_limit_text(exc.response)}), longer than the {MAX_DELAY / 60:.0f} "
+                        "minutes jiracampaign waits: run the command again then (what was done is kept)") from None
+                raise Transient(delay, exc.status_code not in NOT_CARRIED_OUT, self.error(op, exc),
+                                throttled) from None
             raise self.error(op, exc) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             if permanent(exc):  # TLS against a plain port, an untrusted certificate: waiting cannot help
@@ -191,10 +227,39 @@ class JiraClient:
             raise Transient(None, True, self.error(op, exc)) from None
 
     def wait(self, transient: Transient, attempt: int) -> None:
-        """Sleep as the server asked (Retry-After), else with capped, jittered exponential backoff."""
+        """Sleep as the server asked (Retry-After), else with capped, jittered exponential backoff.
+
+        When the server asked to slow down (`Transient.throttled`), the wait closes the gate every
+        thread passes before sending (`pause`), so all of them wait together.
+        """
         delay = transient.delay if transient.delay is not None else self._backoff(attempt)
-        log.info("retrying in %.1f s after: %s", delay, transient.error)
+        if not transient.throttled:
+            log.info("retrying in %.1f s after: %s", delay, transient.error)
+            self.sleep(delay)
+            return
+        with self._gate:
+            self.throttled += 1
+            resume = time.monotonic() + delay
+            closing = resume > self._resume
+            self._resume = max(self._resume, resume)
+        if closing:
+            log.info("JIRA asks to slow down: no request for %.1f s%s after: %s", delay,
+                     f" (all {self.concurrency} workers)" if self.concurrency > 1 else "", transient.error)
         self.sleep(delay)
+        self._waited.until = max(getattr(self._waited, "until", 0.0), resume)
+        self.pause()
+
+    def pause(self) -> None:
+        """Wait while the gate a 429 closed is shut (returns at once when it is open, or when this thread
+        has waited for this closing already)."""
+        while True:
+            with self._gate:
+                resume = self._resume
+            left = resume - time.monotonic()
+            if left <= 0 or resume <= getattr(self._waited, "until", 0.0):
+                return
+            self.sleep(left)
+            self._waited.until = resume
 
     def call(self, op: str, fn: Callable[[], Any], idempotent: bool = True,
              verify: Callable[[], Any] | None = None) -> Any:
@@ -204,6 +269,7 @@ class JiraClient:
         """
         attempt = 0
         while True:
+            self.pause()
             try:
                 return self.once(op, fn)
             except Transient as transient:

@@ -20,6 +20,8 @@ SETTINGS: tuple[Key, ...] = (
         Key("index_lag", "number", "Cloud: seconds a new ticket may take to show in searches; a `create` that was "
             "interrupted, or that finds another's recent create, waits this long before searching."),
         Key("max_retries", "int", "Retries on 429, 5xx, timeouts and lost connections (writes are checked before being repeated)."),
+        Key("concurrency", "posint", "Requests to different tickets sent at once (a `create`'s attachments, a "
+            "`sync`'s writes); a 429 pauses them all until JIRA's Retry-After has passed."),
         Key("hierarchy", "str", "`task`: epic -> one task per submission; `subtask`: epic -> one task per step -> one sub-task per submission.",
             choices=("task", "subtask")),
         Key("epic_type", "str", "Id of the Epic issue type (found by `jiracampaign init`; empty: found at run time)."),

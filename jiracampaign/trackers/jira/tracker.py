@@ -140,15 +140,18 @@ class JiraTracker(Tracker):
         if not server or not project:
             raise ConfigError("config", None, "jira.server" if not server else "jira.project",
                               "is empty: run 'jiracampaign init', or set it in the config file or environment")
+        concurrency = int(config.get("jira.concurrency"))
         client = JiraClient(server, config.get("jira.auth"), config.get("jira.user"), find_secret(config),
                             timeout=config.get("jira.timeout"), max_retries=config.get("jira.max_retries"),
-                            flavour=config.get("jira.flavour"))
+                            flavour=config.get("jira.flavour"), concurrency=concurrency)
         ids = {k: config.get(f"jira.{k}") for k in ("epic_type", "task_type", "subtask_type", "epic_link_field",
                                                      "epic_name_field")}
         verdict_statuses = _optional(config, "sync.verdict_status", VERDICT_STATUS).split(",")
-        return cls(client, project, config.get("jira.hierarchy"), ids, statuses=status_targets(config),
-                   index_lag=config.get("jira.index_lag"), link_types={"rescues": config.get("jira.rescue_link_type")},
-                   verdict_statuses=verdict_statuses)
+        tracker = cls(client, project, config.get("jira.hierarchy"), ids, statuses=status_targets(config),
+                      index_lag=config.get("jira.index_lag"),
+                      link_types={"rescues": config.get("jira.rescue_link_type")}, verdict_statuses=verdict_statuses)
+        tracker.concurrency = concurrency  # per-ticket writes at once (create's attachments, sync's writes)
+        return tracker
 
     def describe(self) -> str:
         return f"JIRA {'Cloud' if self.client.cloud else 'Data Center'} {self.client.server} project {self.project}"
