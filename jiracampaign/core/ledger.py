@@ -89,15 +89,16 @@ def entry_groups(entries: Iterable[Entry]) -> list[list[Entry]]:
 class SyncState:
     """Every submitted run of one campaign, keyed by ticket."""
 
-    def __init__(self, campaign: str, entries: Iterable[Entry] = (), checked: str = ""):
+    def __init__(self, campaign: str, entries: Iterable[Entry] = (), checked: str = "", notes: str = ""):
         self.campaign = campaign
         self.entries: dict[str, Entry] = {e.key: e for e in entries}
         self.checked = checked  # when a sync last compared every ticket with its run (ISO 8601, UTC)
+        self.notes = notes  # the epic's living notes (the roll-up) as ``slot=id;...``, like `SyncRecord.notes`
 
     def to_bytes(self) -> bytes:
         rows = [[getattr(e, name) for name in _FIELDS] for e in sorted(self.entries.values(), key=lambda e: e.ident)]
         text = json.dumps({"version": VERSION, "campaign": self.campaign, "fields": _FIELDS, "entries": rows,
-                           "checked": self.checked}, separators=(",", ":"))
+                           "checked": self.checked, "notes": self.notes}, separators=(",", ":"))
         return gzip.compress(text.encode(), mtime=0)  # same content, same bytes
 
     @classmethod
@@ -107,6 +108,6 @@ class SyncState:
             body = json.loads(gzip.decompress(data))
             names = body["fields"]
             entries = [Entry(**{n: v for n, v in zip(names, row) if n in _FIELDS}) for row in body["entries"]]
-            return cls(body["campaign"], entries, str(body.get("checked") or ""))
+            return cls(body["campaign"], entries, str(body.get("checked") or ""), str(body.get("notes") or ""))
         except (OSError, ValueError, KeyError, TypeError, EOFError):
             return None

@@ -334,16 +334,17 @@ class Syncer:
             made.append(write)
         return made
 
-    def _put_note(self, entry: Entry, slot: str, body) -> str:
-        """The run's living note in ``slot``, edited by the id kept in ``entry.notes`` when the tracker takes it;
-        the id the tracker reports back is kept there for the next time."""
+    def _put_note(self, entry: "Entry | SyncState", key: str, slot: str, body) -> str:
+        """The living note in ``slot`` of ``key``, edited by the id kept in ``entry.notes`` (a run's sync record,
+        or the ledger for the epic's roll-up) when the tracker takes it; the id the tracker reports back is kept
+        there for the next time."""
         ids = _note_ids(entry.notes)
         known = ids.get(slot)
         if known and self.note_ids:
-            result = self.tracker.put_note(entry.key, slot, body, note_id=known)
+            result = self.tracker.put_note(key, slot, body, note_id=known)
         else:
-            result = self.tracker.put_note(entry.key, slot, body)
-        found = (getattr(self.tracker, "note_ids", None) or {}).get((entry.key, slot))
+            result = self.tracker.put_note(key, slot, body)
+        found = (getattr(self.tracker, "note_ids", None) or {}).get((key, slot))
         if found and found != known and ";" not in slot and "=" not in slot:
             ids[slot] = str(found)
             entry.notes = ";".join(f"{k}={v}" for k, v in sorted(ids.items()))
@@ -383,7 +384,7 @@ class Syncer:
                                       lambda: setattr(new, "status", self.tracker.set_run_state(key, status.state))))
         body = texts.status_doc(status, new, now)
         actions.append(Action(key, "status", f"{key}: status comment ({new.state}, {new.finished}/{new.total} done)",
-                              lambda: self._put_note(new, texts.STATUS_SLOT, body)))
+                              lambda: self._put_note(new, key, texts.STATUS_SLOT, body)))
         if status.failures_read and status.failures and full != entry.failures:
             summary = texts.failure_doc(status, new, self.known)
             if new.advice:
@@ -397,7 +398,7 @@ class Syncer:
                                       lambda: self._attach_changed(key, status.report_name, content)))
             actions.append(Action(key, "failures", f"{key}: failure summary ({status.failed_jobs} failed jobs, "
                                   f"{len(status.failures)} errors)",
-                                  lambda: self._put_note(new, texts.failure_slot(kinds), summary)))
+                                  lambda: self._put_note(new, key, texts.failure_slot(kinds), summary)))
         actions.append(Action(key, "record", f"{key}: sync record", lambda: self.tracker.set_sync(key, new.record())))
         return _Write(epic, state, new, actions)
 
@@ -424,7 +425,7 @@ class Syncer:
         steps = epic.record.steps if isinstance(epic.record, CampaignRecord) else []
         body = texts.rollup_doc(state.entries.values(), steps, now)
         actions = [Action(epic.key, "rollup", f"{epic.key}: campaign roll-up",
-                          lambda: self.tracker.put_note(epic.key, texts.ROLLUP_SLOT, body)),
+                          lambda: self._put_note(state, epic.key, texts.ROLLUP_SLOT, body)),
                    Action(epic.key, "digest", f"{epic.key}: sync digest ({len(state.entries)} runs)",
                           lambda: self.tracker.attach(epic.key, DIGEST_FILE, state.to_bytes()))]
         if not dry_run and not self._may_write(epic, report):

@@ -129,6 +129,8 @@ class FakeJira(Loopback):
         self.comment_ids = itertools.count(30001)
         self.faults: list[Fault] = []
         self.log: list[dict] = []
+        self.in_flight = 0  # requests being answered now
+        self.peak_in_flight = 0  # the most answered at once (tests check that a client overlapped its requests)
         self.permissions = {"BROWSE_PROJECTS", "CREATE_ISSUES", "EDIT_ISSUES", "CREATE_ATTACHMENTS", "DELETE_OWN_ATTACHMENTS",
                             "ADD_COMMENTS", "EDIT_OWN_COMMENTS", "TRANSITION_ISSUES"}
         self.types = dict(TYPES)
@@ -546,17 +548,29 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # silence
         pass
 
+    def counted(self, method: str) -> None:
+        """`dispatch`, counted in flight from the request's arrival to its answer."""
+        fake = self.server_state
+        with fake.lock:
+            fake.in_flight += 1
+            fake.peak_in_flight = max(fake.peak_in_flight, fake.in_flight)
+        try:
+            self.dispatch(method)
+        finally:
+            with fake.lock:
+                fake.in_flight -= 1
+
     def do_GET(self):
-        self.dispatch("GET")
+        self.counted("GET")
 
     def do_POST(self):
-        self.dispatch("POST")
+        self.counted("POST")
 
     def do_PUT(self):
-        self.dispatch("PUT")
+        self.counted("PUT")
 
     def do_DELETE(self):
-        self.dispatch("DELETE")
+        self.counted("DELETE")
 
     def send(self, status: int, body: Any = None, headers: dict | None = None, raw: bytes | None = None,
              ctype: str = "application/json;charset=UTF-8") -> None:
