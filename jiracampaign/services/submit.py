@@ -29,7 +29,8 @@ import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from contextlib import nullcontext
+from typing import Callable, ContextManager
 
 import yaml
 
@@ -58,6 +59,8 @@ log = logging.getLogger(__name__)
 
 _BPS_LINE = re.compile(r"^\s*(Submit dir|Run Id|Run Name)\s*:\s*(\S.*?)\s*$", re.MULTILINE)
 _KEYS = {"Submit dir": "submit_dir", "Run Id": "run_id", "Run Name": "run_name"}
+#: a top-level ``wmsServiceClass`` line with a plain or quoted value (and perhaps a comment)
+_WMS_LINE = re.compile(r"""^wmsServiceClass:[ \t]*(?:"([\w.]*)"|'([\w.]*)'|([\w.]*))[ \t]*(?:#.*)?$""", re.MULTILINE)
 TAIL_LINES = 30
 LOCK_WAIT = 120
 #: seconds the up-front ``bps --help`` check may take (importing the stack takes a few)
@@ -123,12 +126,20 @@ def run_folder(folder: Path, record: SubmissionRecord) -> Path:
 
 
 def wms_of(yaml_text: str) -> str:
-    """Workload system of a BPS file, from its ``wmsServiceClass`` (``panda``, ``htcondor``, ``parsl``...)."""
-    try:
-        data = yaml.safe_load(yaml_text) or {}
-    except yaml.YAMLError:
-        return ""
-    service = str(data.get("wmsServiceClass", "")) if isinstance(data, dict) else ""
+    """Workload system of a BPS file, from its ``wmsServiceClass`` (``panda``, ``htcondor``, ``parsl``...).
+
+    A top-level ``wmsServiceClass: <plain or quoted value>`` line is read as such; any other shape of
+    file is read as YAML (parsing a whole BPS file costs milliseconds per submission).
+    """
+    line = _WMS_LINE.search(yaml_text)
+    if line and len(_WMS_LINE.findall(yaml_text)) == 1:
+        service = next(v for v in line.groups() if v is not None)
+    else:
+        try:
+            data = yaml.safe_load(yaml_text) or {}
+        except yaml.YAMLError:
+            return ""
+        service = str(data.get("wmsServiceClass", "")) if isinstance(data, dict) else ""
     parts = service.split(".")
     return parts[3] if len(parts) > 3 and parts[:3] == ["lsst", "ctrl", "bps"] else service.lower()
 
@@ -154,6 +165,12 @@ def bps_folder(words: list[str], path: str | None = None) -> str | None:
     word = next((w for w in words if Path(w).name == "bps"), words[0])
     found = shutil.which(word, path=path)
     return str(Path(found).absolute().parent) if found else None
+
+
+def batch(tracker: Tracker) -> ContextManager:
+    """The tracker's `batch` of writes committed together (the local store's), else nothing special."""
+    opener = getattr(tracker, "batch", None)
+    return opener() if callable(opener) else nullcontext()
 
 
 def verdict_of(item: Item) -> Verdict | None:
@@ -216,6 +233,22 @@ def leave_out(path: Path, rejected: set[str]) -> bytes:
     return new.encode("utf-8")
 
 
+def campaign_in(path: Path) -> str:
+    """The campaign id a spec names (its ``campaign`` key); a spec that names none is loaded and checked in
+    full, for the error that says why.
+
+    `submit` needs nothing else of the spec: its groups are read from the tickets and the campaign
+    folder, so it neither splits the inputs again nor has each group's query parsed by the butler
+    (which costs tens of milliseconds per group).
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = None
+    found = data.get("campaign") if isinstance(data, dict) else None
+    return found if isinstance(found, str) and found else load_spec(path).campaign.id
+
+
 #: told, before anything runs, each selected submission's ``(key, id, run name)`` (the planned run name until it ran)
 Planned = Callable[[list[tuple[str, str, str]]], None]
 #: told each submission's result as soon as it is known (a submitted one as its ``bps submit`` returns)
@@ -232,7 +265,7 @@ def submit(tracker: Tracker, config: Config, targets: tuple[str, ...], steps: tu
     ``on_result`` follow the work (see `Submitter.submit`).
     """
     keys = None if Path(targets[0]).is_file() else set(targets)
-    campaign = load_spec(targets[0]).campaign.id if keys is None else campaign_of(tracker, targets)
+    campaign = campaign_in(Path(targets[0])) if keys is None else campaign_of(tracker, targets)
     folder = folder_for(config.get("campaigns_dir"), output_dir, campaign)
     items = campaign_items(tracker, campaign, folder)
     epic = next((t for t in items if t.kind == "campaign"), None)
@@ -249,6 +282,37 @@ def submit(tracker: Tracker, config: Config, targets: tuple[str, ...], steps: tu
         return submitter.submit(selected, epic, items, force=force, dry_run=True, planned=planned, on_result=on_result)
     with exclusive(lock_path(data_dir()), LOCK_WAIT):
         return submitter.submit(selected, epic, items, force=force, planned=planned, on_result=on_result)
+
+
+class Unfinished:
+    """A campaign's items indexed once by step: the groups whose latest attempt is not done, and for each
+    step the ones that hold it (those of the steps it must follow), found once per step.
+
+    Parameters
+    ----------
+    epic : `Item`
+        The campaign item (its record orders the steps).
+    items : `list` [`Item`]
+        The campaign's items.
+    """
+
+    def __init__(self, epic: Item, items: list[Item]):
+        self.record = epic.record if isinstance(epic.record, CampaignRecord) else None
+        subs = [t for t in items if isinstance(t.record, SubmissionRecord)]
+        self.by_step: dict[str, list[Item]] = {}
+        for chain in by_group((t.record, t) for t in subs).values():
+            latest = chain[-1]
+            if not latest.done and verdict_of(latest) not in SETTLING:
+                self.by_step.setdefault(latest.record.step, []).append(latest)
+        self.held: dict[str, list[Item]] = {}
+
+    def blocking(self, step: str) -> list[Item]:
+        """The unfinished groups (latest attempts) of the steps ``step`` must follow, by submission id."""
+        if step not in self.held:
+            info = self.record.step(step) if self.record else None
+            after = set(info.after) if info else set()
+            self.held[step] = sorted((t for before in after for t in self.by_step.get(before, ())), key=lambda t: t.ident)
+        return self.held[step]
 
 
 class Submitter:
@@ -286,17 +350,14 @@ class Submitter:
         self.files = {e["id"]: self.folder / e["file"] for e in (manifest or {}).get("submissions", [])}
 
     @staticmethod
-    def blockers(item: Item, epic: Item, items: list[Item]) -> list[Item]:
+    def blockers(item: Item, epic: Item, items: list[Item], index: Unfinished | None = None) -> list[Item]:
         """The groups of the steps ``item``'s step must follow that are not done, each by its latest attempt.
 
         A group is done when its latest attempt is (it succeeded), or was settled by a verdict (accepted,
         force-completed; a rejected group no longer holds the next step, which leaves its outputs out).
+        ``index`` is ``items`` indexed once (`Unfinished`), for a caller that asks for many submissions.
         """
-        info = epic.record.step(item.record.step) if isinstance(epic.record, CampaignRecord) else None
-        after = set(info.after) if info else set()
-        subs = [t for t in items if isinstance(t.record, SubmissionRecord) and t.record.step in after]
-        latest = [chain[-1] for chain in by_group((t.record, t) for t in subs).values()]
-        return sorted((t for t in latest if not t.done and verdict_of(t) not in SETTLING), key=lambda t: t.ident)
+        return (index or Unfinished(epic, items)).blocking(item.record.step)
 
     @staticmethod
     def waiting_detail(step: str, waiting: list[Item]) -> str:
@@ -333,7 +394,9 @@ class Submitter:
         JiraCampaignError
             The BPS command cannot be run (no ticket was touched).
         """
-        decided = [(item, self._check(item, epic, items, force)) for item in sorted(selected, key=lambda t: t.ident)]
+        index = Unfinished(epic, items)  # once: each submission's check looks its step up
+        decided = [(item, self._check(item, epic, items, force, index))
+                   for item in sorted(selected, key=lambda t: t.ident)]
         todo = [item for item, outcome in decided if isinstance(outcome, Path)]
         if todo and not dry_run:
             self.check_bps()
@@ -360,7 +423,8 @@ class Submitter:
             add_runs(self.tracker, epic, entries, items, self.source_for)
         return report
 
-    def _check(self, item: Item, epic: Item, items: list[Item], force: bool) -> SubmitResult | Path:
+    def _check(self, item: Item, epic: Item, items: list[Item], force: bool,
+               index: Unfinished | None = None) -> SubmitResult | Path:
         """What becomes of one submission: its BPS file when it is to be submitted, else the result."""
         record: SubmissionRecord = item.record
         done = record.run.run_name if record.run else None
@@ -372,7 +436,7 @@ class Submitter:
                                 f"({following}, output run .../attempt{record.attempt + 1})")
         if done:
             return SubmitResult(item.key, item.ident, "skipped", f"already submitted as {done}")
-        waiting = self.blockers(item, epic, items)
+        waiting = self.blockers(item, epic, items, index)
         if waiting and not force:
             return SubmitResult(item.key, item.ident, "refused", self.waiting_detail(record.step, waiting))
         path = self.files.get(item.ident) or self.folder / record.step / record.file
@@ -519,26 +583,32 @@ class Submitter:
         sha = file_sha(content)
         name = path.name
         old = self.tracker.read_attachment(item.key, name)
-        self.tracker.attach(item.key, name, content)
-        diff = texts.yaml_diff(old, content.decode("utf-8", "replace"), name)
-        self.tracker.add_note(item.key, texts.edited_file_doc(name, sha, diff))
-        item.record = dataclasses.replace(item.record, sha256=sha)
-        self.tracker.set_record(item.key, item.record)
+        with batch(self.tracker):
+            self.tracker.attach(item.key, name, content)
+            diff = texts.yaml_diff(old, content.decode("utf-8", "replace"), name)
+            self.tracker.add_note(item.key, texts.edited_file_doc(name, sha, diff))
+            item.record = dataclasses.replace(item.record, sha256=sha)
+            self.tracker.set_record(item.key, item.record)
 
     def record(self, item: Item, run: RunIdentity) -> None:
-        """Write the run identity to the item (record and description) and show it running."""
+        """Write the run identity to the item (record and description) and show it running.
+
+        On JIRA at most four requests (description, record, the transitions available, the one chosen:
+        the ticket's status is known from the read that found it); in the local store one commit.
+        """
         record = dataclasses.replace(item.record, run=run)
         doc = texts.submission_doc(record)
         digest = texts.doc_sha(item.title, doc)
-        if digest != record.text_sha:
-            self.tracker.update_item(item.key, body=doc)
-            record.text_sha = digest
-        self.tracker.set_record(item.key, record)
-        item.record = record
-        try:
-            self.tracker.set_run_state(item.key, BatchState.RUNNING)
-        except TrackerError as exc:
-            raise TrackerError(f"run recorded, but {exc}") from None
+        with batch(self.tracker):
+            if digest != record.text_sha:
+                self.tracker.update_item(item.key, body=doc)
+                record.text_sha = digest
+            self.tracker.set_record(item.key, record)
+            item.record = record
+            try:
+                self.tracker.set_run_state(item.key, BatchState.RUNNING)
+            except TrackerError as exc:
+                raise TrackerError(f"run recorded, but {exc}") from None
 
     def entry(self, item: Item, run: RunIdentity) -> Entry:
         return Entry(key=item.key, ident=item.ident, step=item.record.step, group=item.record.group,

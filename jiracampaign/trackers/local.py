@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 from ..core.attempts import Verdict
 from ..core.documents import Document
@@ -108,6 +109,12 @@ class LocalTracker(Tracker):
     ----------
     path : `str` or `pathlib.Path`
         The database file (created with its folder if missing).
+
+    Notes
+    -----
+    Every write is a transaction of its own (``BEGIN IMMEDIATE``: one writer at a time across processes),
+    committed at once; inside `batch`, writes are savepoints of one transaction committed when the batch
+    ends.
     """
 
     name = "local"
@@ -117,6 +124,7 @@ class LocalTracker(Tracker):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._depth = 0  # open transactions and savepoints (`_tx`, `batch`)
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self.db.row_factory = sqlite3.Row
@@ -221,8 +229,7 @@ class LocalTracker(Tracker):
         out = []
         if journal:
             journal.pending([i.ident for i in items])
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
+        with self._tx():
             for item in items:
                 row = self.db.execute("SELECT * FROM tickets WHERE ident = ?", (item.ident,)).fetchone()
                 if row is None:
@@ -241,13 +248,68 @@ class LocalTracker(Tracker):
             journal.created(out)
         return out
 
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        """One group of writes, all or none: a transaction of its own, or a savepoint inside a `batch`."""
+        if self._depth:
+            name = f"w{self._depth}"
+            self.db.execute(f"SAVEPOINT {name}")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute(f"ROLLBACK TO {name}")
+                    self.db.execute(f"RELEASE {name}")
+                raise
+            else:
+                self.db.execute(f"RELEASE {name}")
+            finally:
+                self._depth -= 1
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """The writes made inside are committed together, once, when the batch ends: one commit (one write
+        to the log on disk) instead of one per write.
+
+        A write that fails is undone alone (it is a savepoint); those made before it are committed all the
+        same and the error goes on, so a run recorded before a later write failed is never lost. The store
+        stays locked for other writers while a batch is open: keep long work (``bps submit``) out of it.
+        A batch inside a batch is part of the outer one.
+        """
+        if self._depth:
+            yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        finally:
+            self._depth = 0
+            if self.db.in_transaction:
+                self.db.execute("COMMIT")
+                log.debug("%s: batch committed", self.path)
+
     @staticmethod
     def _json(record: Record) -> str:
         return json.dumps(record.to_json(), sort_keys=True)
 
     def _write(self, key: str, sql: str, args: tuple) -> None:
         self._get(key)
-        with self.db:
+        with self._tx():
             self.db.execute(sql, args)
 
     def update_item(self, key: str, title: str | None = None, body: Document | None = None) -> None:
@@ -266,7 +328,7 @@ class LocalTracker(Tracker):
 
     def attach(self, key: str, filename: str, content: bytes) -> None:
         self._get(key)
-        with self.db:
+        with self._tx():
             self.db.execute("DELETE FROM attachments WHERE key = ? AND filename = ?", (key, filename))
             self.db.execute("INSERT INTO attachments (key, filename, content, created) VALUES (?, ?, ?, ?)",
                             (key, filename, content, _now()))
@@ -278,7 +340,7 @@ class LocalTracker(Tracker):
     def put_note(self, key: str, slot: str, body: Document) -> str:
         self._get(key)
         text = markdown.render(body)
-        with self.db:
+        with self._tx():
             row = self.db.execute("SELECT id, body FROM comments WHERE key = ? AND marker = ? ORDER BY id LIMIT 1",
                                   (key, slot)).fetchone()
             if row is None:
@@ -299,7 +361,7 @@ class LocalTracker(Tracker):
     def set_run_state(self, key: str, state: BatchState) -> str:
         row = self._get(key)
         if row["state"] != state.value:
-            with self.db:
+            with self._tx():
                 self.db.execute("UPDATE tickets SET state = ?, updated = ? WHERE key = ?", (state.value, _now(), key))
                 self.db.execute("INSERT INTO history (key, field, old, new, at) VALUES (?, 'state', ?, ?, ?)",
                                 (key, row["state"], state.value, _now()))
@@ -317,8 +379,7 @@ class LocalTracker(Tracker):
         except ValueError:
             raise TrackerError(f"{key}: unknown verdict '{verdict}' (expected one of "
                                f"{', '.join(v.value for v in Verdict)})") from None
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")  # two writers: one reads and writes, then the other
+        with self._tx():  # two writers: one reads and writes, then the other
             row = self._get(key)
             before = self._verdict(key)
             if before != value or not row["closed"]:
@@ -351,7 +412,7 @@ class LocalTracker(Tracker):
     def link(self, key: str, other: str, relation: str) -> None:
         self._get(key)
         self._get(other)
-        with self.db:
+        with self._tx():
             self.db.execute("INSERT OR IGNORE INTO links (key, other, relation, created) VALUES (?, ?, ?, ?)",
                             (key, other, relation, _now()))
 

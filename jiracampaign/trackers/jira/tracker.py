@@ -37,7 +37,7 @@ from .credentials import find_secret
 from .settings import SETTINGS
 from .setup import discover
 from .wiki_text import spans as wiki_spans
-from .workflow import CATEGORIES, current_status, move_to_first, status_targets
+from .workflow import CATEGORIES, current_status, move, move_to_first, status_targets
 
 __all__ = ["JiraTracker", "marker_line", "PROPERTY", "SYNC_PROPERTY", "LABEL", "EPIC_LABEL"]
 
@@ -611,13 +611,23 @@ class JiraTracker(Tracker):
 
     # ---- run states and links -------------------------------------------------------------------------
     def set_run_state(self, key: str, state: BatchState) -> str:
-        """Move the ticket to the first reachable status configured for ``state`` (``sync.<state>_status``)."""
+        """Move the ticket to the first reachable status configured for ``state`` (``sync.<state>_status``).
+
+        Two requests per transition (the transitions available, the one chosen) when the ticket was read in
+        this process (its status is known); nothing is read back after a transition.
+        """
         targets = self.statuses.get(state) or []
+        item = self.items.get(key)
         if not targets:
-            return self.items[key].status if key in self.items else ""
-        reached = move_to_first(self.client, key, targets)
-        if key in self.items:
-            self.items[key].status = reached
+            return item.status if item else ""
+        # the status the ticket showed when read (its category is unknown here): no read before the walk
+        known = {"name": item.status} if item and item.status else None
+        reached, status = move(self.client, key, targets, known)
+        if item:
+            item.status = status.get("name") or reached
+            category = (status.get("statusCategory") or {}).get("key")
+            if category:
+                item.done = category == "done"
         return reached
 
     def state_action(self, state: BatchState) -> str:
