@@ -49,13 +49,9 @@ test: $(STAMP) $(STACK_STAMP)
 	$(BIN)/lint-imports
 	JC_TEST_STACK=$(abspath $(STACK_VENV)) $(BIN)/python -m pytest -q
 
+# Every benchmarks/bench_*.py with its own output, then one table of ratios (benchmarks/all.py)
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_plan.py
-	$(BIN)/python benchmarks/bench_create.py
-	$(BIN)/python benchmarks/bench_panda.py
-	$(BIN)/python benchmarks/bench_sync.py
-	$(BIN)/python benchmarks/bench_startup.py
-	$(BIN)/python benchmarks/bench_butler.py
+	$(BIN)/python benchmarks/all.py
 
 clean:
 	rm -rf $(VENV) $(STACK_VENV) build campaigns
