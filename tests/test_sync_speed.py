@@ -95,7 +95,8 @@ def test_first_sync_overlaps_panda_reads_and_jira_writes(world, sleeps):
     assert len(panda.requests("/tasks/")) == 3
     assert 1 < monitor.peak <= 3  # panda.concurrency (default 3)
     assert jira.peak_in_flight > 1  # the tracker's concurrency: several runs written at once
-    notes = [r for r in jira.log if r["method"] == "POST" and r["path"].endswith("/comment") and b"status{" in r["body"]]
+    notes = [r for r in jira.log
+             if r["method"] == "POST" and r["path"].endswith("/comment") and b"status{" in r["body"]]
     assert len(notes) == 120 == len({r["path"] for r in notes})  # one status note per run, none twice
 
 
