@@ -94,7 +94,7 @@ def test_kill_at_every_request_then_rerun_leaves_one_of_each(flavour, tmp_path, 
         total = len(probe.log)
     finally:
         probe.stop()
-    assert total > 100  # the DP0.2 create is ~120 requests
+    assert total > 50  # the DP0.2 create is 62 requests (64 with the flavour and ids asked)
     duplicates = 0
     for after in range(1, total + 1):
         fake = FakeJira(flavour=flavour, lag=0, lag_seconds=LAG).start()

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import PlanError
 from ..core.model import Campaign, Submission, group_output, submission_id
 from .querycheck import combine_query
+from ..pool import bounded_map
 from .render import Renderer, file_sha, same_file, stamp
 from .spec import LoadedSpec
 
@@ -21,6 +22,7 @@ __all__ = ["Plan", "build_plan", "write_plan", "read_manifest", "manifest_ticket
 
 MANIFEST = "manifest.json"
 NEXT_MANIFEST = ".manifest.next.json"  # while files are being swapped in: the manifest they belong to
+WRITERS = 8  # files written (and flushed to disk) at once
 MANIFEST_FORMAT = 1
 
 
@@ -241,14 +243,22 @@ def write_plan(plan: Plan, folder: Path, force: bool = False) -> Path:
     manifest = plan.manifest()
     staged: list[tuple[Path, Path]] = []
     try:
+        changed = []  # (target, text) of the files whose content differs from what is there
         for sub in plan.submissions:
-            target = folder / sub.file
-            target.parent.mkdir(parents=True, exist_ok=True)
-            staged.append((_stage(target, plan.file_text(sub)), target))
+            target, text = folder / sub.file, plan.file_text(sub)
+            if not _holds(target, text):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                changed.append((target, text))
+
+        def stage(job: tuple[Path, str]) -> None:
+            staged.append((_stage(job[0], job[1]), job[0]))
+
+        bounded_map(stage, changed, WRITERS, name="plan-write")  # each file is flushed to disk: overlap the waits
         staged.append((_stage(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n"), folder / MANIFEST))
         _stage(folder / NEXT_MANIFEST, json.dumps(manifest), final=True)
-        for tmp, target in staged:
-            os.replace(tmp, target)
+        *files, last = staged
+        bounded_map(lambda pair: os.replace(*pair), files, WRITERS, name="plan-write")
+        os.replace(*last)  # the manifest last
         staged.clear()
     finally:
         for tmp, _ in staged:
@@ -264,6 +274,14 @@ def write_plan(plan: Plan, folder: Path, force: bool = False) -> Path:
     with contextlib.suppress(OSError):
         (folder / NEXT_MANIFEST).unlink()
     return folder
+
+
+def _holds(path: Path, text: str) -> bool:
+    """Whether the file ``path`` exists with exactly ``text`` in it (it need not be written again)."""
+    try:
+        return path.is_file() and path.read_bytes() == text.encode("utf-8")
+    except OSError:
+        return False
 
 
 def _inside(folder: Path, path: Path) -> bool:

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import shlex
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -101,6 +105,23 @@ def _retitle(tracker: Tracker, item: Item, title: str, body, digest: str) -> lis
     return ["description"]
 
 
+def _ensure_epic(tracker: Tracker, campaign: Campaign, counts: dict[str, int], existing: dict[str, Item],
+                 journal: Journal | None) -> tuple[Item, bool]:
+    """The campaign's item, created when missing, else brought up to date; and whether it was created."""
+    title = (f"Campaign {campaign.id}" + (f": {campaign.description}" if campaign.description else ""))[:250]
+    doc = texts.campaign_doc(campaign, counts)
+    record = campaign_record(campaign, counts)
+    record.text_sha = texts.doc_sha(title, doc)
+    epic = existing.get(campaign.id)
+    if epic is None:
+        (epic,) = tracker.ensure_items([NewItem(campaign.id, campaign.id, title, doc, record)], journal=journal)
+        return epic, True
+    _retitle(tracker, epic, title, doc, record.text_sha)
+    if epic.record != record:
+        tracker.set_record(epic.key, record)
+    return epic, False
+
+
 def _index(found: list[Item]) -> tuple[dict[str, Item], list[Item]]:
     """Items by ident (the oldest wins) and the later duplicates."""
     existing: dict[str, Item] = {}
@@ -145,31 +166,28 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
     campaign = spec.campaign
     check_folder(campaign.id, folder, force)
     counts = {name: len(groups) for name, groups in spec.groups.items()}
-    plan = build_plan(spec)
     since = (journal.pending_since if journal else None) or 0.0
-    found = campaign_items(tracker, campaign.id, folder, journal.refs if journal else None, since=since)
-    if journal:
-        journal.settled(found)
-    existing, duplicates = _index(found)
-
-    epic_title = (f"Campaign {campaign.id}" + (f": {campaign.description}" if campaign.description else ""))[:250]
-    epic_doc = texts.campaign_doc(campaign, counts)
-    epic_record = campaign_record(campaign, counts)
-    epic_record.text_sha = texts.doc_sha(epic_title, epic_doc)
-    epic = existing.get(campaign.id)
-    epic_created = epic is None
-    if epic is None:
-        (epic,) = tracker.ensure_items([NewItem(campaign.id, campaign.id, epic_title, epic_doc, epic_record)],
-                                       journal=journal)
-    else:
-        _retitle(tracker, epic, epic_title, epic_doc, epic_record.text_sha)
-        if epic.record != epic_record:
-            tracker.set_record(epic.key, epic_record)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="create-cpu") as cpu:
+        # the plan is rendered while the tracker is read (the tracker is called from this thread only)
+        planning = cpu.submit(build_plan, spec)
+        read_at = time.time()  # a create lease released after this read means its holder wrote since: read again
+        found = campaign_items(tracker, campaign.id, folder, journal.refs if journal else None, since=since)
+        plan = planning.result()  # a template error stops the create before anything is written
+        wanted = _Wanted(plan, campaign)
+        # each submission's record and description are made while the epic is written and read back
+        describing = cpu.submit(lambda: [wanted(sub) for sub in plan.submissions])
+        if journal:
+            journal.settled(found)
+        existing, duplicates = _index(found)
+        epic, epic_created = _ensure_epic(tracker, campaign, counts, existing, journal)
+        describing.result()
 
     step_wanted = [NewItem(f"{campaign.id}_{s.name}", campaign.id, f"{campaign.id} {s.name}", texts.step_doc(campaign, s),
                            StepRecord(campaign.id, s.name), parent=epic.key) for s in campaign.steps] if tracker.step_items else []
-    wanted = _Wanted(plan, campaign)
-    existing, lease = _lease_if_writing(tracker, campaign, folder, epic, existing, step_wanted, plan, journal, wanted)
+    born = epic.lease if epic_created and _ours(epic.lease) else None  # the new epic came with our lease
+
+    existing, lease = _lease_if_writing(tracker, campaign, folder, epic, existing, step_wanted, plan, journal, wanted,
+                                        born, read_at)
     result = CreateResult(campaign.id, epic.key, epic_created, tracker.describe(), Path(folder), plan=plan,
                           duplicates=duplicates)
     if start:
@@ -214,13 +232,17 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
 
         limit = _concurrency(tracker) if lease else 1
         result.rows = run_bounded(bring, plan.submissions, limit, done=done, name="create")
-    finally:
+    except BaseException:
         if lease:
             release_lease(tracker, epic.key, lease)
+        raise
     planned = {s.id for s in plan.submissions}
     result.orphans = [t for t in existing.values() if t.kind == "submission" and t.ident not in planned
                       and not t.record.rescues]  # later attempts are made by rescue, not planned
-    write_plan(plan, folder, force=force)
+    # the lease is released (one request) while the folder is written: both come after the last ticket write
+    last = [lambda: write_plan(plan, folder, force=force)] + ([lambda: release_lease(tracker, epic.key, lease)]
+                                                              if lease else [])
+    run_bounded(lambda job: job(), last, _concurrency(tracker), name="create-end")
     log.info("campaign %s: %d created, %d updated, %d unchanged, %d changed after submit", campaign.id,
              result.count("created"), result.count("updated"), result.count("unchanged"), result.count(FROZEN))
     return result
@@ -267,21 +289,35 @@ def _stale(item: Item, sub: Submission, wanted: _Wanted) -> bool:
     return wanted(sub, old)[0] != old or Path(sub.file).name not in item.attachments
 
 
+def _ours(lease: Lease | None) -> bool:
+    """Whether ``lease`` is a live ``create`` lease of this process (one a new epic was created with)."""
+    return (lease is not None and lease.purpose == "create" and lease.live() and lease.pid == os.getpid()
+            and lease.host == socket.gethostname())
+
+
 def _lease_if_writing(tracker: Tracker, campaign: Campaign, folder: Path, epic: Item, existing: dict[str, Item],
                       step_wanted: list[NewItem], plan: Plan, journal: Journal | None,
-                      wanted: _Wanted) -> tuple[dict[str, Item], Lease | None]:
+                      wanted: _Wanted, born: Lease | None = None,
+                      read_at: float | None = None) -> tuple[dict[str, Item], Lease | None]:
     """When items are missing or out of date, take the campaign's ``create`` lease (held until this
-    create is done); a create elsewhere that holds it is waited for, then what it made is read again.
+    create is done); a create elsewhere that holds it, or that released it after ``read_at`` (when
+    ``existing`` was read: it wrote since), is waited for, then what it made is read again.
+    ``born``: the lease the epic was created with (ours from its first moment: nothing to take).
     Returns the items found and the lease (`None`: nothing to write)."""
     while True:
         plan.tickets = {s.id: existing[s.id].key for s in plan.submissions if s.id in existing}
         if all(w.ident in existing for w in step_wanted) and all(
                 s.id in existing and not _stale(existing[s.id], s, wanted) for s in plan.submissions):
+            if born is not None:
+                release_lease(tracker, epic.key, born)
             return existing, None
-        lease, other = take_lease(tracker, epic.key, "create", CREATE_LEASE_TTL)
+        if born is not None:
+            return existing, born
+        lease, other = take_lease(tracker, epic.key, "create", CREATE_LEASE_TTL, since=read_at)
         if lease is not None:
             return existing, lease
         written = wait_for_lease(tracker, epic.key, other)  # type: ignore[arg-type]
+        read_at = time.time()
         found = campaign_items(tracker, campaign.id, folder, journal.refs if journal else None, since=written)
         if journal:
             journal.settled(found)

@@ -85,20 +85,27 @@ class Journal:
 
     def created(self, items: list[Item]) -> None:
         """These items exist: their keys are kept; they are no longer pending."""
+        self._record(items, settle=False)
+
+    def settled(self, items: list[Item]) -> None:
+        """A complete read found ``items``: nothing is pending any more; keep their keys."""
+        self._record(items, settle=True)
+
+    def _record(self, items: list[Item], settle: bool) -> None:
+        """Keep the keys of ``items``, no longer pending (none pending with ``settle``); the file is written
+        when this changes what it says."""
         with self._lock:
+            before = json.dumps(self.data, sort_keys=True)
+            if settle:
+                self.data["pending"] = None
             for item in items:
                 self.data["items"][item.ident] = [item.key, item.id]
             pending = self.data.get("pending")
             if pending:
                 left = [i for i in pending["idents"] if i not in self.data["items"]]
                 self.data["pending"] = {"idents": left, "since": pending["since"]} if left else None
-            self._save()
-
-    def settled(self, items: list[Item]) -> None:
-        """A complete read found ``items``: nothing is pending any more; keep their keys."""
-        with self._lock:
-            self.data["pending"] = None
-            self.created(items)
+            if json.dumps(self.data, sort_keys=True) != before:
+                self._save()
 
     def _save(self) -> None:
         """Write the whole journal to a new file, flush it to disk, and swap it in."""

@@ -23,10 +23,11 @@ from jira.exceptions import JIRAError
 
 from ...config import Config
 from ...core.documents import Document
-from ...core.leases import Lease
+from ...core.leases import Lease, new_lease
 from ...core.records import Record, RecordError, SyncRecord, record_from_json
 from ...core.states import BatchState
 from ...errors import ConfigError, TrackerError
+from ...pool import run_bounded
 from ..base import Board, CreateLog, Item, ItemRef, NewItem, Note, Progress, Tracker
 from . import wiki
 from .boards import Boards
@@ -50,6 +51,8 @@ PROPERTIES = [PROPERTY, SYNC_PROPERTY, LEASE_PROPERTY]
 RELATIONS = {"rescues": ("Rescue", "rescues", "is rescued by")}
 #: a default link type of every JIRA, used when the one wanted cannot be made
 FALLBACK_LINK_TYPE = "Relates"
+#: seconds the ``create`` lease a new campaign item is created with lasts (`ensure_items`; renewed by its holder)
+BORN_LEASE_TTL = 600.0
 #: where `set_verdict` moves a ticket when ``sync.verdict_status`` is not set
 VERDICT_STATUS = "Done"
 
@@ -124,6 +127,7 @@ class JiraTracker(Tracker):
         self.items: dict[str, Item] = {}  # by key: what this process has seen
         self.written: deque[str] = deque(maxlen=50)  # ids to reconcile in Cloud searches
         self.created: dict[str, float] = {}  # key -> creation time (epoch), as the server says
+        self._born: dict[str, Lease] = {}  # ident -> the create lease a campaign item is being created with
         self.copies: dict[str, dict[str, list[str]]] = {}  # key -> file name -> every attachment id of that name
         self.link_types = {k: v for k, v in (link_types or {}).items() if v}  # relation -> link type name
         self.verdict_statuses = [s.strip() for s in verdict_statuses or () if s.strip()] or [VERDICT_STATUS]
@@ -338,22 +342,37 @@ class JiraTracker(Tracker):
                 fields["parent"] = {"key": item.parent}
             elif item.parent:
                 fields[self._id("epic_link_field")] = item.parent
-        return {"fields": fields, "properties": [{"key": PROPERTY, "value": item.record.to_json()}]}
+        properties = [{"key": PROPERTY, "value": item.record.to_json()}]
+        if item.kind == "campaign":  # born under its creator's create lease (see `ensure_items`)
+            self._born[item.ident] = new_lease("create", BORN_LEASE_TTL)
+            properties.append({"key": LEASE_PROPERTY, "value": self._born[item.ident].to_json()})
+        return {"fields": fields, "properties": properties}
 
     def _created(self, item: NewItem, key: str, issue_id: str) -> Item:
         self.written.append(issue_id)
-        created = Item(key, item.ident, item.title, item.record, status="", done=False, parent=item.parent, id=issue_id)
+        created = Item(key, item.ident, item.title, item.record, status="", done=False, parent=item.parent, id=issue_id,
+                       lease=self._born.pop(item.ident, None))
         self.items[key] = created
         return created
 
     def ensure_items(self, items: list[NewItem], progress: Progress | None = None,
                      journal: CreateLog | None = None) -> list[Item]:
+        """Create the items not made yet, 50 per bulk create, each with its record in the create body.
+
+        A campaign item is created holding a ``create`` lease of this process (`BORN_LEASE_TTL`, in the
+        lease property of the same create, returned as the item's ``lease``): nobody can take the lease
+        of an epic that was never without one, so its creator writes its tickets without the take-and-read-
+        back of `services.leases.take_lease` (three requests and a wait), then releases it.
+        """
         known = {t.ident: t for t in self.items.values()}
         result: dict[str, Item] = {i.ident: known[i.ident] for i in items if i.ident in known}
         failures: list[str] = []
         todo = [i for i in items if i.ident not in result]
-        for start in range(0, len(todo), BULK):
-            pending = todo[start:start + BULK]
+        size = -(-len(todo) // max(1, -(-len(todo) // BULK))) if todo else BULK  # even chunks of at most BULK
+
+        def send(chunk: list[NewItem]) -> int:
+            """One bulk create (the chunks are sent ``concurrency`` at once); returns how many were made."""
+            pending = list(chunk)
             chunk_items = list(pending)
 
             def verify() -> dict | None:
@@ -380,8 +399,13 @@ class JiraTracker(Tracker):
                     result[item.ident] = self._created(item, issue["key"], str(issue["id"]))
             if journal:
                 journal.created([result[i.ident] for i in chunk_items if i.ident in result])
-            if progress:
-                progress(len(pending) - len(errors))
+            return len(pending) - len(errors)
+
+        chunks = [todo[start:start + size] for start in range(0, len(todo), size)]
+        if len(chunks) > 1:
+            self._payload(chunks[0][0])  # the ids it needs are discovered once, before the threads start
+        run_bounded(send, chunks, max(1, int(getattr(self, "concurrency", 1) or 1)), name="bulk-create",
+                    done=(lambda _, made: progress(made)) if progress else None)
         if failures:
             raise TrackerError(f"JIRA refused {len(failures)} of {len(items)} tickets (the others were created): "
                                + " | ".join(failures[:3]) + (" | ..." if len(failures) > 3 else ""))
