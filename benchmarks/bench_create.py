@@ -156,9 +156,9 @@ def main() -> None:
                 runs.append(one_by_one(server, record_in_create=in_create))
                 server.stop()
     (n1, t1, c1), (n2, t2, c2), (m, tm), (k, tk) = median(mine), median(again), median(fair), median(fairer)
-    print(f"JIRA {args.flavour} (fake), {args.latency * 1000:.0f} ms per request, DP0.2 example (epic + 56 submissions),"
-          f" requests counted at the server, median of {args.repeat} runs "
-          f"(create: {', '.join(f'{r[1]:.2f}' for r in mine)} s; one-by-one: {', '.join(f'{r[1]:.2f}' for r in fair)} s):")
+    print(f"JIRA {args.flavour} (fake), {args.latency * 1000:.0f} ms per request, DP0.2 example (epic + 56 "
+          f"submissions), requests counted at the server, median of {args.repeat} runs (create: "
+          f"{', '.join(f'{r[1]:.2f}' for r in mine)} s; one-by-one: {', '.join(f'{r[1]:.2f}' for r in fair)} s):")
     print(f"  jiracampaign create ({args.concurrency} at once)       : {n1:4d} requests, {t1:6.2f} s   "
           f"({c1:.2f} s CPU in this process)")
     print(f"  one-by-one, create + attach + property  : {m:4d} requests, {tm:6.2f} s   "

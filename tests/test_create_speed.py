@@ -166,7 +166,8 @@ def test_journal_keeps_concurrent_creates_pending_together(tmp_path):
     first = journal.pending_since
     journal.pending(["c"])
     assert journal.pending_since == first
-    journal.created([Item("CAMP-1", "a", "", None, id="1"), Item("CAMP-2", "b", "", None, id="2")])  # type: ignore[arg-type]
+    made = [Item("CAMP-1", "a", "", None, id="1"), Item("CAMP-2", "b", "", None, id="2")]  # type: ignore[arg-type]
+    journal.created(made)
     assert journal.pending_since == first, "c is still in flight"
     journal.created([Item("CAMP-3", "c", "", None, id="3")])  # type: ignore[arg-type]
     assert journal.pending_since is None

@@ -182,8 +182,9 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
         epic, epic_created = _ensure_epic(tracker, campaign, counts, existing, journal)
         describing.result()
 
-    step_wanted = [NewItem(f"{campaign.id}_{s.name}", campaign.id, f"{campaign.id} {s.name}", texts.step_doc(campaign, s),
-                           StepRecord(campaign.id, s.name), parent=epic.key) for s in campaign.steps] if tracker.step_items else []
+    step_wanted = [NewItem(f"{campaign.id}_{s.name}", campaign.id, f"{campaign.id} {s.name}",
+                           texts.step_doc(campaign, s), StepRecord(campaign.id, s.name), parent=epic.key)
+                   for s in campaign.steps] if tracker.step_items else []
     born = epic.lease if epic_created and _ours(epic.lease) else None  # the new epic came with our lease
 
     existing, lease = _lease_if_writing(tracker, campaign, folder, epic, existing, step_wanted, plan, journal, wanted,
