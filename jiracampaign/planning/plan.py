@@ -194,7 +194,7 @@ def check_folder(campaign_id: str, folder: Path, force: bool = False) -> None:
         if manifest is None and (folder / NEXT_MANIFEST).exists():  # a first write was interrupted
             with contextlib.suppress(OSError, ValueError):
                 manifest = json.loads((folder / NEXT_MANIFEST).read_text(encoding="utf-8"))
-        if manifest is None and any(folder.iterdir()):
+        if manifest is None and not _staged_only(folder):
             raise PlanError(f"{folder} is not empty and is not a jiracampaign campaign folder (no {MANIFEST}); choose another --output-dir")
         if manifest is not None and manifest.get("campaign") != campaign_id:
             raise PlanError(f"{folder} holds campaign '{manifest.get('campaign')}', not '{campaign_id}'; choose another --output-dir")
@@ -274,6 +274,12 @@ def write_plan(plan: Plan, folder: Path, force: bool = False) -> Path:
     with contextlib.suppress(OSError):
         (folder / NEXT_MANIFEST).unlink()
     return folder
+
+
+def _staged_only(folder: Path) -> bool:
+    """Whether ``folder`` holds nothing but what a first `write_plan` stopped before its manifest leaves:
+    folders, and files staged beside their targets (``.<name>.<random>``, not yet renamed into place)."""
+    return all(path.is_dir() or path.name.startswith(".") for path in folder.rglob("*"))
 
 
 def _holds(path: Path, text: str) -> bool:

@@ -232,7 +232,15 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
                 renew_lease(tracker, epic.key, lease, CREATE_LEASE_TTL)
 
         limit = _concurrency(tracker) if lease else 1
-        result.rows = run_bounded(bring, plan.submissions, limit, done=done, name="create")
+        # with every key known and no submission that ran (whose file is kept as it ran), the folder is
+        # written while the files are attached, on trackers that take several writers
+        early = limit > 1 and not any(isinstance(t.record, SubmissionRecord) and t.record.run is not None
+                                      for t in existing.values())
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="create-folder") as folder_writer:
+            writing = folder_writer.submit(write_plan, plan, folder, force=force) if early else None
+            result.rows = run_bounded(bring, plan.submissions, limit, done=done, name="create")
+            if writing is not None:
+                writing.result()
     except BaseException:
         if lease:
             release_lease(tracker, epic.key, lease)
@@ -241,8 +249,8 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
     result.orphans = [t for t in existing.values() if t.kind == "submission" and t.ident not in planned
                       and not t.record.rescues]  # later attempts are made by rescue, not planned
     # the lease is released (one request) while the folder is written: both come after the last ticket write
-    last = [lambda: write_plan(plan, folder, force=force)] + ([lambda: release_lease(tracker, epic.key, lease)]
-                                                              if lease else [])
+    last = ([] if early else [lambda: write_plan(plan, folder, force=force)]) + (
+        [lambda: release_lease(tracker, epic.key, lease)] if lease else [])
     run_bounded(lambda job: job(), last, _concurrency(tracker), name="create-end")
     log.info("campaign %s: %d created, %d updated, %d unchanged, %d changed after submit", campaign.id,
              result.count("created"), result.count("updated"), result.count("unchanged"), result.count(FROZEN))
