@@ -52,7 +52,7 @@ def rescue(state: State, keys, campaign, advised, yes, memory, tasks, retries, s
     run left out and creates nothing twice.
 
     \b
-    Examples:
+    Example:
         jiracampaign rescue JC-4 --memory x2
         jiracampaign rescue JC-4 --set extraQgraphOptions= --failed-only --submit
         jiracampaign rescue --campaign dp02-w38 --advised --yes
