@@ -14,7 +14,6 @@ rescue repairs what a crash left out and creates nothing twice. ``--submit`` the
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -35,6 +34,7 @@ from ..core.records import SubmissionRecord, current_sync
 from ..core.states import BatchState
 from ..errors import InputError, JiraCampaignError
 from ..locks import exclusive, lock_path
+from ..planning.render import file_sha, same_file
 from ..planning.rescue import Derived, Overrides, derive_attempt
 from ..sources.bps.provenance import report_name
 from ..trackers.base import Item, NewItem, Tracker
@@ -122,6 +122,8 @@ class Rescuer:
         subs = [i for i in items if isinstance(i.record, SubmissionRecord)]
         self.groups = by_group((i.record, i) for i in subs)
         self.by_ident = {i.ident: i for i in subs}
+        self._files: dict[str, bytes] = {}
+        self._derived: dict[tuple[str, str], tuple[SubmissionRecord, Derived]] = {}
 
     def attempts(self, item: Item) -> list[Item]:
         return self.groups.get(group_key(item.record), [item])
@@ -162,18 +164,20 @@ class Rescuer:
         return None
 
     def submitted_file(self, item: Item) -> bytes:
-        """The file ``item`` was submitted with: from the campaign folder when it is the same, else its attachment."""
+        """The file ``item`` was submitted with: from the campaign folder when it is the same (its checksum is the
+        record's), else its attachment; read once."""
+        if item.key in self._files:
+            return self._files[item.key]
         record: SubmissionRecord = item.record
         path = self.folder / record.step / record.file
-        if path.is_file():
-            content = path.read_bytes()
-            if not record.sha256 or hashlib.sha256(content).hexdigest() == record.sha256:
-                return content
-        attached = self.tracker.read_attachment(item.key, record.file)
-        if attached is None:
+        content = path.read_bytes() if path.is_file() else None
+        if content is None or (record.sha256 and not same_file(record.sha256, content)):
+            content = self.tracker.read_attachment(item.key, record.file)
+        if content is None:
             raise JiraCampaignError(f"{item.key}: the file it was submitted with ({record.file}) is neither in "
                                     f"{path.parent} nor attached")
-        return attached
+        self._files[item.key] = content
+        return content
 
     def failed_ids(self, item: Item) -> list[dict[str, Any]]:
         """The data IDs of the failed quanta, from the provenance report attached by sync."""
@@ -187,7 +191,14 @@ class Rescuer:
         return [q.get("data_id") or {} for q in (report.get("failed") or []) + (report.get("unknown") or [])]
 
     def derive(self, item: Item, overrides: Overrides) -> tuple[SubmissionRecord, Derived]:
-        """The next attempt's record and file."""
+        """The next attempt's record and file (made once per submission and options)."""
+        key = (item.key, repr(overrides))
+        if key not in self._derived:
+            self._derived[key] = self._derive(item, overrides)
+        record, derived = self._derived[key]
+        return dataclasses.replace(record), derived
+
+    def _derive(self, item: Item, overrides: Overrides) -> tuple[SubmissionRecord, Derived]:
         record: SubmissionRecord = item.record
         attempt = record.attempt + 1
         first = first_ident(record.submission, record.attempt)
@@ -208,7 +219,7 @@ class Rescuer:
         file = f"{ident}.yaml"
         new = dataclasses.replace(record, submission=ident, attempt=attempt, output_run=derived.output_run,
                                   run_name=derived.run_name, file=file, data_query=derived.data_query, run=None,
-                                  sha256=hashlib.sha256(derived.text.encode()).hexdigest(), text_sha="",
+                                  sha256=file_sha(derived.text), text_sha="",
                                   rescues=record.submission, changes=derived.changes)
         return new, derived
 
