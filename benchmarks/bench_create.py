@@ -167,6 +167,12 @@ def main() -> None:
           f"-> {k / n1:.1f}x the requests, {tk / t1:.1f}x the time")
     print(f"  create re-run (nothing to do)           : {n2:4d} requests, {t2:6.2f} s   "
           f"({c2:.2f} s CPU; either baseline would create 57 more tickets)")
+    from summary import summary  # benchmarks/ is on sys.path when run as a script
+
+    summary(f"create DP0.2 on {args.flavour}, {args.latency * 1000:.0f} ms, wall vs one-by-one", t1, tm, "s",
+            f"{n1} vs {m}", note=f"median of {args.repeat}")
+    summary("create DP0.2, requests at the server", n1, m, "requests")
+    summary("create DP0.2 re-run, requests", n2, None, "requests")
 
 
 if __name__ == "__main__":
