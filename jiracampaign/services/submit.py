@@ -502,27 +502,37 @@ class Submitter:
             return SubmitResult(item.key, item.ident, "failed", f"cannot prepare the working folder "
                                 f"{run_folder(self.folder, record)}: {exc.strerror or exc}")
         self._sync_yaml(item, path, content)
-        log.info("%s: %s (in %s)", item.key, shlex.join(command), workdir)
         started = self.now()
-        try:
-            proc = self.runner(command, cwd=workdir, capture_output=True, text=True,
-                               env={**self.environment(), "PWD": str(workdir)}, stdin=subprocess.DEVNULL)
-        except OSError as exc:
-            proc = subprocess.CompletedProcess(command, 127, "", f"{command[0]}: {exc.strerror or exc}")
+        out, found, why = self._call(item, command, workdir)
         returned = self.now()
-        out = (proc.stdout or "") + (proc.stderr or "")
-        found = parse_bps_output(proc.stdout or "")
-        if proc.returncode != 0 or not found.get("run_name"):
-            why = f"exit status {proc.returncode}" if proc.returncode else "no 'Run Name:' in its output"
-            tail = "\n".join(out.rstrip().splitlines()[-TAIL_LINES:]) or "(no output)"
-            log.warning("%s: bps submit failed (%s)", item.key, why)
-            self.tracker.add_note(item.key, texts.submit_failed_doc(shlex.join(command), why, tail))
+        if why:
             return SubmitResult(item.key, item.ident, "failed", f"bps submit failed ({why}): "
                                 f"{out.strip().splitlines()[-1] if out.strip() else 'no output'}")
         run = RunIdentity(run_name=found["run_name"], run_id=found.get("run_id"), submit_dir=found.get("submit_dir"),
                           wms=wms_of(content.decode("utf-8", "replace")), submitted=started, returned=returned)
         self.record(item, run)
         return SubmitResult(item.key, item.ident, "submitted", found.get("submit_dir") or "", run)
+
+    def _call(self, item: Item, command: list[str], workdir: Path, verb: str = "submit") -> tuple[str, dict, str]:
+        """Run ``bps <verb>`` (``command``) in ``workdir`` (``PWD`` set to it): ``(output, what it printed, why it
+        failed)``, the last empty when it succeeded; a failure is noted on the item with the end of the output.
+        ``bps restart`` exits 0 on failure and says ``Restart failed: ...``."""
+        log.info("%s: %s (in %s)", item.key, shlex.join(command), workdir)
+        try:
+            proc = self.runner(command, cwd=workdir, capture_output=True, text=True,
+                               env={**self.environment(), "PWD": str(workdir)}, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            proc = subprocess.CompletedProcess(command, 127, "", f"{command[0]}: {exc.strerror or exc}")
+        out = (proc.stdout or "") + (proc.stderr or "")
+        found = parse_bps_output(proc.stdout or "")
+        failed = next((line for line in out.splitlines() if line.startswith(f"{verb.capitalize()} failed")), "")
+        why = ""
+        if proc.returncode != 0 or failed or not found.get("run_name"):
+            why = failed or (f"exit status {proc.returncode}" if proc.returncode else "no 'Run Name:' in its output")
+            tail = "\n".join(out.rstrip().splitlines()[-TAIL_LINES:]) or "(no output)"
+            log.warning("%s: bps %s failed (%s)", item.key, verb, why)
+            self.tracker.add_note(item.key, texts.submit_failed_doc(shlex.join(command), why, tail))
+        return out, found, why
 
     def restart(self, item: Item, wms_class: str) -> tuple[SubmitResult, Entry | None]:
         """``bps restart`` of the item's run, in the working folder it was submitted from (Parsl reads its
@@ -534,20 +544,9 @@ class Submitter:
         command = self.command + ["restart", "--id", str(ident)] + (["--wms-service-class", wms_class] if wms_class else [])
         workdir = run_folder(self.folder, record)
         workdir.mkdir(parents=True, exist_ok=True)
-        log.info("%s: %s (in %s)", item.key, shlex.join(command), workdir)
         started = self.now()
-        try:
-            proc = self.runner(command, cwd=workdir, capture_output=True, text=True,
-                               env={**self.environment(), "PWD": str(workdir)}, stdin=subprocess.DEVNULL)
-        except OSError as exc:
-            proc = subprocess.CompletedProcess(command, 127, "", f"{command[0]}: {exc.strerror or exc}")
-        out = (proc.stdout or "") + (proc.stderr or "")
-        found = parse_bps_output(proc.stdout or "")
-        failed = next((line for line in out.splitlines() if line.startswith("Restart failed")), "")
-        if proc.returncode != 0 or failed or not found.get("run_name"):
-            why = failed or (f"exit status {proc.returncode}" if proc.returncode else "no 'Run Name:' in its output")
-            tail = "\n".join(out.rstrip().splitlines()[-TAIL_LINES:]) or "(no output)"
-            self.tracker.add_note(item.key, texts.submit_failed_doc(shlex.join(command), why, tail))
+        out, found, why = self._call(item, command, workdir, verb="restart")
+        if why:
             return SubmitResult(item.key, item.ident, "failed", f"bps restart failed ({why})"), None
         again = dataclasses.replace(run, run_id=found.get("run_id") or run.run_id, submitted=started,
                                     returned=self.now())
