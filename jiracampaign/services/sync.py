@@ -438,15 +438,10 @@ def _execute(actions: list[Action], dry_run: bool, report: SyncReport) -> bool:
     report.actions += actions
     if dry_run:
         return False
-    try:
-        for action in actions:
-            log.info("%s", action.text)
-            action.run()
-    except JiraCampaignError as exc:
-        log.warning("%s: %s", actions[0].key, exc)
-        report.problems.append(f"{actions[0].key}: {exc}")
-        return False
-    return True
+    problem = _run(actions)
+    if problem:
+        report.problems.append(f"{actions[0].key}: {problem}")
+    return not problem
 
 
 def _run(actions: list[Action]) -> str:
