@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from ..errors import JiraCampaignError
+from ..core.records import SubmissionRecord
+from ..errors import InputError, JiraCampaignError
 from ..planning.plan import manifest_refs
 from ..trackers.base import Item, ItemRef, Tracker
 
-__all__ = ["campaign_items", "campaign_of", "folder_for"]
+__all__ = ["campaign_items", "campaign_of", "folder_for", "submission_item", "items_around"]
 
 
 def campaign_items(tracker: Tracker, campaign: str, folder: Path, known: Mapping[str, ItemRef] | None = None,
@@ -35,3 +36,24 @@ def campaign_of(tracker: Tracker, keys: tuple[str, ...]) -> str:
 def folder_for(campaigns_dir: str, output_dir: str | None, campaign: str) -> Path:
     """The campaign folder: ``--output-dir``, else ``<campaigns_dir>/<campaign id>``."""
     return Path(output_dir) if output_dir else Path(campaigns_dir) / campaign
+
+
+def submission_item(tracker: Tracker, key: str) -> Item:
+    """The submission item ``key``, read directly.
+
+    Raises
+    ------
+    InputError
+        There is no such item, or it is not a submission.
+    """
+    item = tracker.get_item(key)
+    if item is None or not isinstance(item.record, SubmissionRecord):
+        raise InputError("KEY", None, None, f"no submission ticket {key} in {tracker.describe()}")
+    return item
+
+
+def items_around(tracker: Tracker, item: Item, folder: Path) -> tuple[list[Item], Item]:
+    """Every item of ``item``'s campaign (``item`` among them even where the tracker's search lags), and
+    ``item`` as read with them."""
+    items = campaign_items(tracker, item.record.campaign, folder, known={item.ident: (item.key, item.id)})
+    return items, next((i for i in items if i.key == item.key), item)

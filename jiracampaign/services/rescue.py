@@ -38,7 +38,7 @@ from ..planning.render import file_sha, same_file
 from ..planning.rescue import Derived, Overrides, derive_attempt
 from ..sources.bps.provenance import report_name
 from ..trackers.base import Item, NewItem, Tracker
-from .items import campaign_items, folder_for
+from .items import campaign_items, folder_for, items_around, submission_item
 from .journal import open_journal
 from ..childenv import secret_variables
 from ..plugins import source_for
@@ -321,14 +321,11 @@ def restart(tracker: Tracker, config: Config, key: str, output_dir: str | None =
 
     Returns the `SubmitResult` (``restarted`` or ``failed``).
     """
-    item = tracker.get_item(key)
-    if item is None or not isinstance(item.record, SubmissionRecord):
-        raise InputError("KEY", None, None, f"no submission ticket {key} in {tracker.describe()}")
+    item = submission_item(tracker, key)
     record: SubmissionRecord = item.record
     folder = folder_for(config.get("campaigns_dir"), output_dir, record.campaign)
     with exclusive(lock_path(data_dir()), LOCK_WAIT):
-        items = campaign_items(tracker, record.campaign, folder, known={item.ident: (item.key, item.id)})
-        item = next((i for i in items if i.key == key), item)
+        items, item = items_around(tracker, item, folder)
         rescuer = Rescuer(tracker, folder, items)
         if rescuer.check(item) is not None:
             raise JiraCampaignError(f"{key} already has a next attempt: restart or rescue that one")
@@ -360,10 +357,7 @@ def rescue(tracker: Tracker, config: Config, keys: tuple[str, ...] = (), campaig
     ``confirm`` is shown the advised list before anything is written and may decline (nothing is then done).
     """
     if keys:
-        first = tracker.get_item(keys[0])
-        if first is None or not isinstance(first.record, SubmissionRecord):
-            raise InputError("KEY", None, None, f"no submission ticket {keys[0]} in {tracker.describe()}")
-        campaign = first.record.campaign
+        campaign = submission_item(tracker, keys[0]).record.campaign
     if not campaign:
         raise InputError("KEY", None, None, "name a submission ticket, or --campaign with --advised")
     folder = folder_for(config.get("campaigns_dir"), output_dir, campaign)

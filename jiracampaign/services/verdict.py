@@ -32,7 +32,7 @@ from ..errors import InputError, JiraCampaignError
 from ..locks import exclusive, lock_path
 from ..plugins import source_for
 from ..trackers.base import Item, Tracker
-from .items import campaign_items, folder_for
+from .items import folder_for, items_around, submission_item
 from .ledger import entry_of, ledger_from_items, load_ledger
 from .submit import LOCK_WAIT
 
@@ -113,16 +113,13 @@ def decide(tracker: Tracker, config: Config, key: str, verdict: Verdict, reason:
     if verdict in (Verdict.REJECTED, Verdict.FORCE_COMPLETED) and not reason.strip():
         raise InputError("--reason", None, None, f"a {verdict.value} submission needs a reason (--reason TEXT): it "
                          "is what the next person reads on the ticket")
-    item = tracker.get_item(key)
-    if item is None or not isinstance(item.record, SubmissionRecord):
-        raise InputError("KEY", None, None, f"no submission ticket {key} in {tracker.describe()}")
+    item = submission_item(tracker, key)
     record: SubmissionRecord = item.record
     if record.run is None:
         raise JiraCampaignError(f"{key} was never submitted: there is no run to {_verb(verdict)}")
     folder = folder_for(config.get("campaigns_dir"), output_dir, record.campaign)
     with exclusive(lock_path(data_dir()), LOCK_WAIT):
-        items = campaign_items(tracker, record.campaign, folder, known={item.ident: (item.key, item.id)})
-        item = next((i for i in items if i.key == key), item)
+        items, item = items_around(tracker, item, folder)
         chain = by_group((i.record, i) for i in items if isinstance(i.record, SubmissionRecord)
                          ).get((record.step, record.group), [item])
         if chain[-1].key != key:
