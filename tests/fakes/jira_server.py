@@ -122,7 +122,8 @@ class FakeJira(Loopback):
         self.flavour, self.user, self.token, self.project_key = flavour, user, token, project
         self.lag, self.latency, self.lag_seconds = lag, latency, lag_seconds
         self.kill: tuple[int, int] | None = None  # (request number, pid): see `kill_after`
-        self.issues: dict[str, Issue] = {}
+        self.issues: dict[str, Issue] = {}  # by key
+        self.keys: dict[str, str] = {}  # issue id -> key
         self.ids = itertools.count(10001)
         self.numbers = itertools.count(1)
         self.attachment_ids = itertools.count(20001)
@@ -317,9 +318,9 @@ class FakeJira(Loopback):
         return self.flavour == "cloud"
 
     def issue(self, key_or_id: str) -> Issue:
-        for issue in self.issues.values():
-            if issue.key == key_or_id or str(issue.id) == str(key_or_id):
-                return issue
+        found = self.issues.get(key_or_id) or self.issues.get(self.keys.get(str(key_or_id), ""))
+        if found is not None:
+            return found
         raise HttpError(404, messages("Issue does not exist or you do not have permission to see it."))
 
     def fields_meta(self) -> list[dict]:
@@ -537,6 +538,7 @@ class FakeJira(Loopback):
                       properties={p["key"]: p["value"] for p in props}, hidden_for=self.lag if self.cloud else 0,
                       hidden_until=time.time() + self.lag_seconds if self.cloud else 0.0)
         self.issues[issue.key] = issue
+        self.keys[str(issue.id)] = issue.key
         return issue
 
 
