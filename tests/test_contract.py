@@ -2,7 +2,7 @@
 validate against Atlassian's own OpenAPI descriptions in ../shared/data/jira-openapi/ (skipped when absent).
 
 REST v2 traffic is checked against the v2 file; ``/search/jql`` (newer than the v2 file) against
-the v3 file, whose only difference for it is the path version.
+the v3 file, whose only difference for it is the path version; the bulk fetch (v3 only) against v3.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def exchange_to_mock(record: dict) -> tuple[int, MockRequest, MockResponse | Non
     version = 2
     if path.endswith("/search/jql"):
         path, version = path.replace("/rest/api/2/", "/rest/api/3/"), 3
+    elif path.startswith("/rest/api/3/"):  # the bulk fetch: REST v3 only
+        version = 3
     args = {k: v[-1] for k, v in record["query"].items()}
     ctype = (header(record, "Content-Type") or "application/json").split(";")[0]
     body = record["body"] or None
@@ -89,6 +91,7 @@ def traffic(monkeypatch, runner, write) -> list[dict]:
         tracker.put_note(key, "status", Document([Paragraph("done")]))
         tracker.open_campaigns("demo-w47")
         tracker.get_item(key)
+        assert [t.key for t in tracker.get_items([key, "CAMP-9999"])] == [key]
         # submit step1 with the stand-in bps, then sync twice against the fake monitor
         import sys
 
@@ -137,6 +140,7 @@ def test_requests_and_fake_responses_match_atlassian_openapi(specs, monkeypatch,
     assert problems == []
     assert len(checked) >= 14
     assert ("PUT", "/rest/api/2/issue/CAMP-2/properties/jiracampaign.sync") in checked
+    assert ("POST", "/rest/api/3/issue/bulkfetch") in checked
 
 
 def test_the_validator_rejects_a_wrong_response(specs):

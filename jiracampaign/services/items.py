@@ -23,7 +23,7 @@ def campaign_items(tracker: Tracker, campaign: str, folder: Path, known: Mapping
 
 def campaign_of(tracker: Tracker, keys: tuple[str, ...]) -> str:
     """The one campaign the given item keys belong to."""
-    named = [item for item in (tracker.get_item(key) for key in keys) if item is not None]
+    named = tracker.get_items(keys)
     missing = sorted(set(keys) - {item.key for item in named})
     if missing:
         raise JiraCampaignError(f"no such ticket in {tracker.describe()}: {', '.join(missing)}")

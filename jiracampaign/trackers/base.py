@@ -181,6 +181,11 @@ class Tracker:
         """One item by key, read directly; `None` if there is none."""
         raise NotImplementedError
 
+    def get_items(self, keys: Sequence[str]) -> list[Item]:
+        """Items by key, read directly (never behind a write), in bulk where the tracker can; keys
+        without an item are left out. This default reads them one at a time."""
+        return [item for item in (self.get_item(key) for key in dict.fromkeys(keys)) if item is not None]
+
     def open_campaigns(self, campaign: str | None = None) -> list[Item]:
         """Campaign items not closed (one campaign, or all), with records and attachments."""
         raise NotImplementedError

@@ -181,6 +181,15 @@ class LocalTracker(Tracker):
         row = self.db.execute("SELECT * FROM tickets WHERE key = ?", (key,)).fetchone()
         return self._item(row) if row else None
 
+    def get_items(self, keys: Sequence[str]) -> list[Item]:
+        keys = list(dict.fromkeys(keys))
+        rows = []
+        for start in range(0, len(keys), 500):  # within SQLite's limit on parameters
+            chunk = keys[start:start + 500]
+            rows += self.db.execute(f"SELECT * FROM tickets WHERE key IN ({', '.join('?' * len(chunk))}) ORDER BY num",
+                                    chunk).fetchall()
+        return [self._item(row) for row in rows]
+
     def open_campaigns(self, campaign: str | None = None) -> list[Item]:
         query, args = "SELECT * FROM tickets WHERE kind = 'campaign' AND closed = 0", []
         if campaign:

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from tests.fakes.loopback import Loopback
 
 API = "/rest/api/2"
+API3 = "/rest/api/3"  # Cloud only; served here for the bulk fetch alone
 AGILE = "/rest/agile/1.0"
 ACCOUNT_ID = "5b10a2844c20165700ede21g"  # Cloud's account id of the fake's one user
 RANK_FIELD = 10019
@@ -123,6 +124,7 @@ class FakeJira(Loopback):
         self.lag, self.latency, self.lag_seconds = lag, latency, lag_seconds
         self.kill: tuple[int, int] | None = None  # (request number, pid): see `kill_after`
         self.issues: dict[str, Issue] = {}  # by key
+        self.fetch_errors: set[str] = set()  # keys the next bulk fetch naming them reports in issueErrors (once)
         self.keys: dict[str, str] = {}  # issue id -> key
         self.ids = itertools.count(10001)
         self.numbers = itertools.count(1)
@@ -169,8 +171,9 @@ class FakeJira(Loopback):
         return [i for i in self.issues.values() if label in i.fields.get("labels", [])]
 
     def writes(self) -> list[dict]:
-        """Logged requests that change something (Cloud's POST searches only read)."""
-        return [r for r in self.log if r["method"] in ("POST", "PUT", "DELETE") and not r["path"].endswith("/search/jql")]
+        """Logged requests that change something (Cloud's POST searches and bulk fetches only read)."""
+        return [r for r in self.log if r["method"] in ("POST", "PUT", "DELETE")
+                and not r["path"].endswith(("/search/jql", "/issue/bulkfetch"))]
 
     # ---- saved filters and boards -------------------------------------------------------------
     def user_json(self) -> dict:
@@ -719,6 +722,12 @@ class _Handler(BaseHTTPRequestHandler):
             return ok({"issueLinkTypes": [fake.link_type_json(name) for name in fake.link_types]})
         if path == f"{API}/issueLinkType" and method == "POST":
             return ok(fake.create_link_type(self.json_body(raw)), 201)
+        if path == f"{API3}/issue/bulkfetch":
+            if not fake.cloud:
+                raise HttpError(404, messages(f"null for uri: {fake.url}{path}"))  # Data Center has no REST v3
+            if method != "POST":
+                return 405, None, {"Allow": "POST,OPTIONS"}, None, ""
+            return ok(self.bulk_fetch(self.json_body(raw)))
         if path == f"{API}/issue/bulk" and method == "POST":
             return self.bulk(self.json_body(raw))
         if path in (f"{API}/search", f"{API}/search/jql"):
@@ -895,6 +904,43 @@ class _Handler(BaseHTTPRequestHandler):
                 errors.append({"status": exc.status, "elementErrors": exc.body, "failedElementNumber": n})
         status = 400 if updates and not issues else 201
         return status, {"issues": issues, "errors": errors}, {}, None, "application/json;charset=UTF-8"
+
+    def bulk_fetch(self, body: Any) -> dict:
+        """Cloud's bulk fetch: up to 100 issues by id or key (a key matched in any case), read from the
+        issues themselves (never behind a write, unlike search), in ascending id order; what is not found
+        is left out silently; an issue named in ``fetch_errors`` is reported once in ``issueErrors``."""
+        fake = self.server_state
+        if not isinstance(body, dict):
+            raise HttpError(400, messages("Invalid request payload. Refer to the REST API documentation and try again."))
+        unknown = sorted(set(body) - {"expand", "fields", "fieldsByKeys", "issueIdsOrKeys", "properties"})
+        if unknown:
+            raise HttpError(400, messages(f'Unrecognized field "{unknown[0]}" (class BulkFetchIssueRequestBean), '
+                                          "not marked as ignorable"))
+        wanted = body.get("issueIdsOrKeys")
+        if not isinstance(wanted, list) or not wanted:
+            raise HttpError(400, messages("issueIdsOrKeys must not be empty."))
+        if len(wanted) > 100:
+            raise HttpError(400, messages("The maximum number of issues that can be fetched is 100."))
+        props = body.get("properties") or []
+        if len(props) > 5:
+            raise HttpError(400, messages("A maximum of 5 issue property keys can be specified."))
+        fields = body.get("fields") or ["*navigable"]
+        rich = sorted({"description", "comment", "environment", "*all", "*navigable"} & set(fields))
+        if rich:  # v3 returns these in Atlassian Document Format, which this fake does not write
+            raise HttpError(400, messages(f"fake JIRA: the bulk fetch does not serve {rich[0]} (REST v3 rich text)"))
+        found: dict[int, Issue] = {}
+        for name in wanted:
+            text = str(name)
+            issue = fake.issues.get(fake.keys.get(text, "")) if text.isdigit() else fake.issues.get(text.upper())
+            if issue is not None:
+                found[issue.id] = issue
+        errors = []
+        for issue_id in sorted(found):
+            if found[issue_id].key in fake.fetch_errors:
+                fake.fetch_errors.discard(found.pop(issue_id).key)
+                errors.append({"id": str(issue_id), "errorMessage": "Retry the request: the issue could not be read."})
+        issues = [fake.issue_json(found[i], fields, props) for i in sorted(found)]
+        return {"issues": issues, "issueErrors": errors}
 
     def search(self, method: str, path: str, q: dict, query: dict, raw: bytes):
         fake = self.server_state

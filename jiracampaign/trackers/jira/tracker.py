@@ -233,7 +233,7 @@ class JiraTracker(Tracker):
     def find_items(self, campaign: str, known: Mapping[str, ItemRef] | None = None,
                    since: float | None = None) -> list[Item]:
         """One search by the campaign's label, then the ``known`` items it does not show yet (Cloud's
-        search lags behind writes), read by key with ``reconcileIssues``.
+        search lags behind writes), read by key (`get_items`: Cloud's bulk fetch).
 
         With ``since`` (a complete read, before creating what is missing), Cloud first waits until a
         create at ``since`` shows in searches, and searches again after a wait when it finds tickets
@@ -252,12 +252,21 @@ class JiraTracker(Tracker):
     def _find(self, campaign: str, known: Mapping[str, ItemRef] | None) -> list[Item]:
         found = self._search(f'project = "{self.project}" AND labels = "{campaign_label(campaign)}" ORDER BY key ASC')
         seen = {t.ident for t in found}
-        unseen = [ref for ident, ref in (known or {}).items() if ident not in seen]
-        for start in range(0, len(unseen), BULK):
-            chunk = unseen[start:start + BULK]
-            keys = ", ".join(key for key, _ in chunk)
-            ids = [int(i) for _, i in chunk if str(i).isdigit()]
-            found += self._search(f'project = "{self.project}" AND key in ({keys}) ORDER BY key ASC', ids)
+        unseen = [key for ident, (key, _) in (known or {}).items() if ident not in seen]
+        return found + (self.get_items(unseen) if unseen else [])
+
+    def get_items(self, keys: Sequence[str]) -> list[Item]:
+        """Items by key, in bulk; keys without an item are left out. Cloud: the bulk fetch, 100 a request,
+        which reads the issues themselves (fresh where search lags); Data Center (whose search does not
+        lag): a search by key per 50."""
+        keys = list(dict.fromkeys(keys))
+        if self.client.cloud:
+            raws = self.client.bulk_fetch(keys, self._fields(), PROPERTIES)
+            return [t for t in (self._item(raw) for raw in raws) if t is not None]
+        found: list[Item] = []
+        for start in range(0, len(keys), BULK):
+            chunk = ", ".join(keys[start:start + BULK])
+            found += self._search(f'project = "{self.project}" AND key in ({chunk}) ORDER BY key ASC')
         return found
 
     def get_item(self, key: str) -> Item | None:
