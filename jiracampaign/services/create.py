@@ -92,9 +92,9 @@ def campaign_record(campaign: Campaign, groups: dict[str, int]) -> CampaignRecor
 
 
 def _concurrency(tracker: Tracker) -> int:
-    """How many of a tracker's per-item writes may run at once: its ``concurrency`` (a tracker without one,
-    such as the local store, is called from one thread)."""
-    return max(1, int(getattr(tracker, "concurrency", 1) or 1))
+    """How many of a tracker's per-item writes may run at once: its ``concurrency`` (the local store's is 1:
+    it is called from one thread)."""
+    return max(1, int(tracker.concurrency or 1))
 
 
 def _retitle(tracker: Tracker, item: Item, title: str, body, digest: str) -> list[str]:

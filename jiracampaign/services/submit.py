@@ -29,8 +29,7 @@ import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from contextlib import nullcontext
-from typing import Callable, ContextManager
+from typing import Callable
 
 import yaml
 
@@ -165,12 +164,6 @@ def bps_folder(words: list[str], path: str | None = None) -> str | None:
     word = next((w for w in words if Path(w).name == "bps"), words[0])
     found = shutil.which(word, path=path)
     return str(Path(found).absolute().parent) if found else None
-
-
-def batch(tracker: Tracker) -> ContextManager:
-    """The tracker's `batch` of writes committed together (the local store's), else nothing special."""
-    opener = getattr(tracker, "batch", None)
-    return opener() if callable(opener) else nullcontext()
 
 
 def verdict_of(item: Item) -> Verdict | None:
@@ -582,7 +575,7 @@ class Submitter:
         sha = file_sha(content)
         name = path.name
         old = self.tracker.read_attachment(item.key, name)
-        with batch(self.tracker):
+        with self.tracker.batch():
             self.tracker.attach(item.key, name, content)
             diff = texts.yaml_diff(old, content.decode("utf-8", "replace"), name)
             self.tracker.add_note(item.key, texts.edited_file_doc(name, sha, diff))
@@ -598,7 +591,7 @@ class Submitter:
         record = dataclasses.replace(item.record, run=run)
         doc = texts.submission_doc(record)
         digest = texts.doc_sha(item.title, doc)
-        with batch(self.tracker):
+        with self.tracker.batch():
             if digest != record.text_sha:
                 self.tracker.update_item(item.key, body=doc)
                 record.text_sha = digest

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import inspect
 import json
 import logging
 import time
@@ -117,18 +116,13 @@ class Syncer:
     clock : callable
         The current UTC time.
     workers : `int`, optional
-        Runs written at once; default: the tracker's ``concurrency`` attribute (1 when it has none: a
-        tracker that does not declare it is written from one thread).
+        Runs written at once; default: the tracker's ``concurrency``.
     """
 
     def __init__(self, tracker: Tracker, config: Config, sources: dict[str, StatusSource] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), workers: int | None = None):
         self.tracker, self.config, self.clock = tracker, config, clock
-        self.workers = max(1, int(workers if workers is not None else getattr(tracker, "concurrency", 1) or 1))
-        try:
-            self.note_ids = "note_id" in inspect.signature(tracker.put_note).parameters
-        except (TypeError, ValueError):
-            self.note_ids = False
+        self.workers = max(1, int(workers if workers is not None else tracker.concurrency or 1))
         self.sources: dict[str, StatusSource] = dict(sources or {})
         self.known = load_known_errors(config.get("sync.known_errors") or None)
         self.leases: dict[str, Lease | None] = {}  # epic key -> our lease (`None`: another sync holds it)
@@ -340,11 +334,8 @@ class Syncer:
         there for the next time."""
         ids = _note_ids(entry.notes)
         known = ids.get(slot)
-        if known and self.note_ids:
-            result = self.tracker.put_note(key, slot, body, note_id=known)
-        else:
-            result = self.tracker.put_note(key, slot, body)
-        found = (getattr(self.tracker, "note_ids", None) or {}).get((key, slot))
+        result = self.tracker.put_note(key, slot, body, note_id=known)
+        found = self.tracker.note_id(key, slot)
         if found and found != known and ";" not in slot and "=" not in slot:
             ids[slot] = str(found)
             entry.notes = ";".join(f"{k}={v}" for k, v in sorted(ids.items()))

@@ -8,8 +8,9 @@ the local store keeps run states as such and renders Markdown.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, ContextManager, Mapping, Protocol, Sequence
 
 from ..core.documents import Document
 from ..core.leases import Lease
@@ -154,6 +155,14 @@ class Tracker:
     step_items = False
     #: seconds between writing a lease and reading it back, for trackers where two writers can race
     lease_settle = 0.0
+    #: how many writes to different items may be sent at once from several threads (``create``'s
+    #: attachments, ``sync``'s runs); 1: the tracker is called from one thread
+    concurrency = 1
+
+    def batch(self) -> ContextManager[None]:
+        """A context in which writes may be committed together, once, at its end (the local store); by
+        default each write stands alone."""
+        return nullcontext()
 
     @classmethod
     def from_config(cls, config: "Config") -> "Tracker":
@@ -229,12 +238,21 @@ class Tracker:
         """Content of the named attachment, or `None`."""
         raise NotImplementedError
 
-    def put_note(self, key: str, slot: str, body: Document) -> str:
+    def put_note(self, key: str, slot: str, body: Document, note_id: str | None = None) -> str:
         """Keep one living note per slot on an item: add it, or edit it in place.
+
+        ``note_id``: the note's id as `note_id` reported it after an earlier call, where the caller kept
+        it; a tracker that can edits the note by it directly (a note gone since is made again), one
+        that has no use for it ignores it.
 
         Returns ``added``, ``updated`` or ``unchanged``.
         """
         raise NotImplementedError
+
+    def note_id(self, key: str, slot: str) -> str | None:
+        """The id of the living note in ``slot`` of ``key`` written or read by this tracker object, for
+        a caller to keep and pass back to `put_note`; `None` where the tracker needs none."""
+        return None
 
     def add_note(self, key: str, body: Document) -> None:
         """Add a note (a comment) to an item."""

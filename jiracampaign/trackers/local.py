@@ -346,7 +346,7 @@ class LocalTracker(Tracker):
         row = self.db.execute("SELECT content FROM attachments WHERE key = ? AND filename = ?", (key, filename)).fetchone()
         return bytes(row["content"]) if row else None
 
-    def put_note(self, key: str, slot: str, body: Document) -> str:
+    def put_note(self, key: str, slot: str, body: Document, note_id: str | None = None) -> str:
         self._get(key)
         text = markdown.render(body)
         with self._tx():

@@ -98,6 +98,9 @@ class MemoryTracker(Tracker):
     def get_item(self, key: str) -> Item | None:
         return self._item(self.items[key]) if key in self.items else None
 
+    def get_items(self, keys) -> list[Item]:
+        return [self._item(self.items[k]) for k in dict.fromkeys(keys) if k in self.items]
+
     def open_campaigns(self, campaign: str | None = None) -> list[Item]:
         return [self._item(s) for s in self.items.values() if s.record.get("type") == "campaign" and not s.closed
                 and (campaign is None or s.campaign == campaign)]
@@ -161,7 +164,7 @@ class MemoryTracker(Tracker):
     def read_attachment(self, key: str, filename: str) -> bytes | None:
         return self._get(key).attachments.get(filename)
 
-    def put_note(self, key: str, slot: str, body: Document) -> str:
+    def put_note(self, key: str, slot: str, body: Document, note_id: str | None = None) -> str:
         s = self._get(key)
         text = markdown.render(body)
         if slot not in s.slots:

@@ -413,7 +413,7 @@ class JiraTracker(Tracker):
         chunks = [todo[start:start + size] for start in range(0, len(todo), size)]
         if len(chunks) > 1:
             self._payload(chunks[0][0])  # the ids it needs are discovered once, before the threads start
-        run_bounded(send, chunks, max(1, int(getattr(self, "concurrency", 1) or 1)), name="bulk-create",
+        run_bounded(send, chunks, max(1, int(self.concurrency or 1)), name="bulk-create",
                     done=(lambda _, made: progress(made)) if progress else None)
         if failures:
             raise TrackerError(f"JIRA refused {len(failures)} of {len(items)} tickets (the others were created): "
@@ -609,19 +609,22 @@ class JiraTracker(Tracker):
         body : `Document`
             The note's text.
         note_id : `str`, optional
-            The comment's id when the caller kept it (`note_ids` after an earlier call): the comment is then
+            The comment's id when the caller kept it (`note_id` after an earlier call): the comment is then
             edited with one request, without reading the ticket's comments; a comment gone since is made again.
 
         Returns
         -------
         result : `str`
-            ``added``, ``updated`` or ``unchanged``; the comment's id is in ``note_ids[(key, slot)]``.
+            ``added``, ``updated`` or ``unchanged``; the comment's id is then `note_id` ``(key, slot)``.
         """
         text = wiki.render(body)
         if note_id and self._edit_comment(key, note_id, f"{text}\n\n{marker_line(slot)}"):
             self.note_ids[(key, slot)] = note_id
             return "updated"
         return self._upsert_comment(key, slot, text)
+
+    def note_id(self, key: str, slot: str) -> str | None:
+        return self.note_ids.get((key, slot))
 
     def add_note(self, key: str, body: Document) -> None:
         """A comment, marked with its own digest so that a retried post is never duplicated."""
