@@ -86,6 +86,10 @@ steps:
     print(f"audit of {sum(r['inputs'] for r in rows):,} visits in {len(rows)} submissions "
           f"({sum(r['done'] for r in rows):,} with outputs): {min(times):.2f} s (best of {args.repeat}; "
           f"the first {times[0]:.2f} s, daf_butler import included)")
+    from summary import summary  # benchmarks/ is on sys.path when run as a script
+
+    summary(f"audit of {sum(r['inputs'] for r in rows):,} visits in {len(rows)} submissions", min(times), unit="s",
+            note=f"best of {args.repeat}")
 
 
 if __name__ == "__main__":

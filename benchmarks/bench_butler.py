@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from summary import summary  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 
 def best(repeat: int, call):
     times, result = [], None
@@ -90,6 +92,7 @@ def main() -> None:
             groups = loaded.groups["step1"]
             print(f"plan split ({name}): {sum(g.inputs for g in groups):,} visits in {len(groups)} groups, "
                   f"{seconds:.2f} s (open, read, group, check every query)")
+            summary(f"butler split {name}: {len(groups)} groups", seconds, unit="s", note=f"best of {args.repeat}")
 
 
 if __name__ == "__main__":

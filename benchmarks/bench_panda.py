@@ -24,6 +24,7 @@ from jiracampaign.sources.budget import RequestBudget  # noqa: E402
 from jiracampaign.sources.panda.source import PandaSource  # noqa: E402
 from jiracampaign.sources.panda.client import MonitorClient  # noqa: E402
 from tests.fakes.panda_server import FakeBigPanda  # noqa: E402
+from summary import summary  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 LABELS = ["isr", "calibrateImage", "transformPreSourceTable", "consolidateVisitSummary", "makeVisitTable",
           "finalizeCharacterization", "writeRecalibratedSourceTable", "transformSourceTable"]
@@ -70,6 +71,8 @@ def main() -> None:
             refs = [RunRef(s.name, s.run_id, s.digest) for s in statuses]
             naive_req, naive_s = naive(fake, names)
             print(f"{changed:>8} {ours_req:>9} {ours_s:>8.2f} {naive_req:>10} {naive_s:>8.2f} {naive_req / ours_req:>6.0f}x")
+            summary(f"PanDA status of {args.runs} runs, {changed} changed, requests", ours_req, naive_req, "requests",
+                    requests=f"{ours_req} vs {naive_req}", note=f"{ours_s:.2f} s vs {naive_s:.2f} s")
     print("The monitor allows 1000 requests per client and hour (600 until 2021): the naive client exceeds it in "
           "one pass; jiracampaign's default budget is 500.")
     fake.stop()

@@ -102,6 +102,11 @@ def run(visits: int, size: int, repeat: int) -> None:
         wall, cpu = whole_command(spec_path, folder / "cli", folder / "home", repeat)
         print(f"{visits:>7} visits, the whole command (jiracampaign plan, new process): {wall:6.3f} s wall, "
               f"{cpu:6.3f} s CPU; in-process phases above: {total:6.3f} s")
+        from summary import summary  # benchmarks/ is on sys.path when run as a script
+
+        summary(f"plan {visits:,} visits into {groups} groups, the whole command", wall, unit="s",
+                note=f"{cpu:.2f} s CPU; best of {repeat}")
+        summary(f"plan {visits:,} visits, data query bytes vs listing every visit", query_bytes, naive_bytes, "bytes")
 
 
 def main() -> None:
