@@ -40,8 +40,8 @@ class Env:
         return self.runner.invoke(cli, [*self.args, *args], env=self.env)
 
     def writes(self) -> int:
-        """Requests that change something (Cloud searches are POSTs but read only)."""
-        return len([r for r in self.fake.log if re.fullmatch(WRITES, r["method"]) and not r["path"].endswith("/search/jql")])
+        """Requests that change something (Cloud searches and bulk fetches are POSTs but read only)."""
+        return len([r for r in self.fake.log if re.fullmatch(WRITES, r["method"]) and not r["path"].endswith(("/search/jql", "/issue/bulkfetch"))])
 
     def tickets(self):
         """(summary, labels, metadata, attachments) per ticket, from the tracker's own storage."""

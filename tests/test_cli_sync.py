@@ -76,7 +76,7 @@ class Campaign(Env):
     def tracker_writes(self) -> int:
         if self.fake:
             return len([r for r in self.fake.log if re.fullmatch("POST|PUT|DELETE", r["method"])
-                        and not r["path"].endswith("/search/jql")])
+                        and not r["path"].endswith(("/search/jql", "/issue/bulkfetch"))])
         db = sqlite3.connect(self.tmp / "store.sqlite")
         return sum(db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("comments", "history", "sync_records")) \
             + db.execute("SELECT COALESCE(SUM(LENGTH(content)), 0) FROM attachments").fetchone()[0]
