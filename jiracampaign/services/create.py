@@ -91,12 +91,6 @@ def campaign_record(campaign: Campaign, groups: dict[str, int]) -> CampaignRecor
                           steps=[StepInfo(s.name, tuple(s.after), groups[s.name]) for s in campaign.steps])
 
 
-def _concurrency(tracker: Tracker) -> int:
-    """How many of a tracker's per-item writes may run at once: its ``concurrency`` (the local store's is 1:
-    it is called from one thread)."""
-    return max(1, int(tracker.concurrency or 1))
-
-
 def _retitle(tracker: Tracker, item: Item, title: str, body, digest: str) -> list[str]:
     """Rewrite title and description when what jiracampaign would write changed (compared by digest)."""
     if item.record.text_sha == digest:
@@ -231,7 +225,7 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
             if lease and row["changes"]:
                 renew_lease(tracker, epic.key, lease, CREATE_LEASE_TTL)
 
-        limit = _concurrency(tracker) if lease else 1
+        limit = tracker.concurrency if lease else 1
         # with every key known and no submission that ran (whose file is kept as it ran), the folder is
         # written while the files are attached, on trackers that take several writers
         early = limit > 1 and not any(isinstance(t.record, SubmissionRecord) and t.record.run is not None
@@ -251,7 +245,7 @@ def create(spec: LoadedSpec, tracker: Tracker, folder: Path, force: bool = False
     # the lease is released (one request) while the folder is written: both come after the last ticket write
     last = ([] if early else [lambda: write_plan(plan, folder, force=force)]) + (
         [lambda: release_lease(tracker, epic.key, lease)] if lease else [])
-    run_bounded(lambda job: job(), last, _concurrency(tracker), name="create-end")
+    run_bounded(lambda job: job(), last, tracker.concurrency, name="create-end")
     log.info("campaign %s: %d created, %d updated, %d unchanged, %d changed after submit", campaign.id,
              result.count("created"), result.count("updated"), result.count("unchanged"), result.count(FROZEN))
     return result

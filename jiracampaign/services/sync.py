@@ -122,7 +122,7 @@ class Syncer:
     def __init__(self, tracker: Tracker, config: Config, sources: dict[str, StatusSource] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), workers: int | None = None):
         self.tracker, self.config, self.clock = tracker, config, clock
-        self.workers = max(1, int(workers if workers is not None else tracker.concurrency or 1))
+        self.workers = workers if workers is not None else tracker.concurrency
         self.sources: dict[str, StatusSource] = dict(sources or {})
         self.known = load_known_errors(config.get("sync.known_errors") or None)
         self.leases: dict[str, Lease | None] = {}  # epic key -> our lease (`None`: another sync holds it)

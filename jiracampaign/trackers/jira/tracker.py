@@ -413,7 +413,7 @@ class JiraTracker(Tracker):
         chunks = [todo[start:start + size] for start in range(0, len(todo), size)]
         if len(chunks) > 1:
             self._payload(chunks[0][0])  # the ids it needs are discovered once, before the threads start
-        run_bounded(send, chunks, max(1, int(self.concurrency or 1)), name="bulk-create",
+        run_bounded(send, chunks, self.concurrency, name="bulk-create",
                     done=(lambda _, made: progress(made)) if progress else None)
         if failures:
             raise TrackerError(f"JIRA refused {len(failures)} of {len(items)} tickets (the others were created): "
