@@ -17,7 +17,7 @@ import re
 import time
 from collections import deque
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from jira.exceptions import JIRAError
 
@@ -263,11 +263,12 @@ class JiraTracker(Tracker):
         if self.client.cloud:
             raws = self.client.bulk_fetch(keys, self._fields(), PROPERTIES)
             return [t for t in (self._item(raw) for raw in raws) if t is not None]
-        found: list[Item] = []
+        return [item for jql in self._by_keys(keys) for item in self._search(jql)]
+
+    def _by_keys(self, keys: Sequence[str]) -> Iterator[str]:
+        """JQL searches for the tickets ``keys``, `BULK` keys each."""
         for start in range(0, len(keys), BULK):
-            chunk = ", ".join(keys[start:start + BULK])
-            found += self._search(f'project = "{self.project}" AND key in ({chunk}) ORDER BY key ASC')
-        return found
+            yield f'project = "{self.project}" AND key in ({", ".join(keys[start:start + BULK])}) ORDER BY key ASC'
 
     def get_item(self, key: str) -> Item | None:
         try:
@@ -304,10 +305,8 @@ class JiraTracker(Tracker):
         """One search per 50 items with their comments (the comments of an item with more than the search
         shows are paged in by key); the note's text is its wiki markup read back as plain text."""
         out: dict[str, Note] = {}
-        for start in range(0, len(keys), BULK):
-            chunk = ", ".join(keys[start:start + BULK])
-            for raw in self.client.search(f'project = "{self.project}" AND key in ({chunk}) ORDER BY key ASC',
-                                          ["comment"]):
+        for jql in self._by_keys(keys):
+            for raw in self.client.search(jql, ["comment"]):
                 page = (raw.get("fields") or {}).get("comment") or {}
                 comments = page.get("comments") or []
                 if page.get("total", len(comments)) > len(comments):
@@ -579,9 +578,8 @@ class JiraTracker(Tracker):
                 if apply and len(ids) > 1:
                     self.copies[item.key][name] = ids[-1:]
                     item.attachments[name] = ids[-1]
-        for start in range(0, len(items), BULK):
-            keys = ", ".join(t.key for t in items[start:start + BULK])
-            for raw in self.client.search(f'project = "{self.project}" AND key in ({keys}) ORDER BY key ASC', ["comment"]):
+        for jql in self._by_keys([t.key for t in items]):
+            for raw in self.client.search(jql, ["comment"]):
                 page = ((raw.get("fields") or {}).get("comment") or {})
                 comments = page.get("comments") or []
                 if page.get("total", len(comments)) > len(comments):
